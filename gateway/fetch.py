@@ -1,0 +1,185 @@
+"""Downloads a caller's URL safely: streaming, capped, under a deadline, and never to an
+internal address (every connection's resolved address is checked, so every redirect is)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from tempfile import SpooledTemporaryFile
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpcore
+
+from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+SPOOL_BYTES = 1024 * 1024
+USER_AGENT = "media-gateway/0.1 (+url fetch)"
+
+
+class BlockedAddressError(httpcore.ConnectError):
+    """A connection would have gone to an address the gateway does not fetch from."""
+
+
+def address_allowed(address: str) -> bool:
+    """Whether an IP address is a public, unicast one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, refuses internal addresses, and connects to a checked one."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not self._allow_private:
+            for address in addresses:
+                if not address_allowed(address):
+                    raise BlockedAddressError(f"{host} resolves to the internal address {address}")
+        failure: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddressError("unix sockets are never fetched from")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@dataclass
+class Download:
+    """A downloaded URL, spooled to memory then disk; the caller closes `file`."""
+
+    file: SpooledTemporaryFile[bytes]
+    filename: str
+    content_type: str | None
+    size: int
+
+
+class Fetcher:
+    """Downloads URLs through one guarded connection pool."""
+
+    def __init__(self, *, allow_private: bool, timeout: float, max_redirects: int) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            network_backend=GuardedBackend(allow_private=allow_private), max_connections=50
+        )
+        self._timeout = timeout
+        self._max_redirects = max_redirects
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    async def fetch(self, url: str, *, limit: int) -> Download:
+        check_scheme(url)
+        # Handed to the caller inside the Download, who closes it.
+        spool: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._follow(url, spool, limit)
+        except BaseException as exc:
+            spool.close()
+            mapped = self._fetch_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def _fetch_error(self, exc: BaseException) -> Exception | None:
+        """The gateway error for a failed download, or None for one that is not ours to map."""
+        if isinstance(exc, BlockedAddressError):
+            return UrlNotAllowedError(f"The URL is not allowed: {exc}.")
+        if isinstance(exc, TimeoutError):
+            return UrlFetchFailedError(f"The URL did not download within {self._timeout:g} s.")
+        if isinstance(exc, httpcore.TimeoutException):
+            return UrlFetchFailedError("The URL's server did not answer in time.")
+        if isinstance(exc, httpcore.ConnectError | httpcore.UnsupportedProtocol):
+            return UrlFetchFailedError(f"The URL's server could not be reached: {exc}.")
+        if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError):
+            return UrlFetchFailedError(f"The download broke off ({type(exc).__name__}).")
+        return None
+
+    async def _follow(self, url: str, spool: SpooledTemporaryFile[bytes], limit: int) -> Download:
+        for _ in range(self._max_redirects + 1):
+            headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"*/*")]
+            extensions = {"timeout": {"connect": self._timeout, "read": self._timeout}}
+            async with self._pool.stream(
+                "GET", url, headers=headers, extensions=extensions
+            ) as response:
+                location = _header(response.headers, b"location")
+                if response.status in REDIRECTS and location:
+                    url = urljoin(url, location)
+                    check_scheme(url)
+                    continue
+                if response.status != 200:
+                    raise UrlFetchFailedError(f"The URL answered HTTP {response.status}.")
+                declared_length = _header(response.headers, b"content-length")
+                if declared_length and declared_length.isdigit() and int(declared_length) > limit:
+                    raise UrlFetchFailedError(f"The URL's file is over the limit of {limit} bytes.")
+                size = 0
+                async for chunk in response.aiter_stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise UrlFetchFailedError(
+                            f"The URL's file is over the limit of {limit} bytes."
+                        )
+                    spool.write(chunk)
+                spool.seek(0)
+                return Download(
+                    file=spool,
+                    filename=_filename(url),
+                    content_type=_header(response.headers, b"content-type"),
+                    size=size,
+                )
+        raise UrlFetchFailedError(f"The URL redirected more than {self._max_redirects} times.")
+
+
+def check_scheme(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UrlNotAllowedError("Only http and https URLs with a host are fetched.")
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _filename(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name.replace("\\", "_").replace('"', "_")[:200] or "download"

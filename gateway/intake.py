@@ -1,0 +1,130 @@
+"""Reads a send request (multipart or JSON) into validated fields and spooled files."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+    validation_errors,
+)
+from gateway.media import normalize
+from gateway.schemas import SendMediaFields, SendMediaJson
+
+MAX_JSON_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+MAX_FILES = 100
+MAX_FIELDS = 32
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file part, spooled by the multipart parser (memory, then disk)."""
+
+    filename: str
+    content_type: str | None
+    size: int
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class SendOrder:
+    """A parsed send: fields checked for shape, files not yet checked for type."""
+
+    fields: SendMediaFields
+    files: list[Upload] = field(default_factory=list)
+
+
+async def read_order(request: Request) -> AsyncIterator[SendOrder]:
+    """FastAPI dependency: yields the order and closes its spooled files afterwards."""
+    content_type = normalize(request.headers.get("content-type"))
+    if content_type == "application/json":
+        yield SendOrder(_parse(SendMediaJson, await _json_body(request)))
+        return
+    if content_type != "multipart/form-data":
+        raise UnsupportedMediaError(
+            "Send multipart/form-data (files or a url) or application/json (a url)."
+        )
+    try:
+        form = await request.form(
+            max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
+    except StarletteHTTPException as exc:
+        raise InvalidRequestError(f"The multipart body is malformed: {exc.detail}") from None
+    try:
+        yield _order_from_form(form.multi_items())
+    finally:
+        await form.close()
+
+
+async def _json_body(request: Request) -> Any:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise PayloadTooLargeError(f"A JSON body may be at most {MAX_JSON_BYTES} bytes.")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise InvalidRequestError("The body is not valid JSON.") from None
+
+
+def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
+    values: dict[str, str] = {}
+    files: list[Upload] = []
+    problems: list[dict[str, Any]] = []
+    for key, value in items:
+        if isinstance(value, UploadFile):
+            if key != "file":
+                problems.append(_problem(key, "only the file field takes files"))
+            elif value.filename or value.size:
+                # Browsers send an empty, nameless part for a file input left empty.
+                files.append(
+                    Upload(
+                        filename=_basename(value.filename or "upload"),
+                        content_type=value.content_type,
+                        size=value.size or 0,
+                        stream=value.file,
+                    )
+                )
+        elif key == "file":
+            if value:
+                problems.append(_problem("file", "file must be a file; send a link in url"))
+        elif key in values:
+            problems.append(_problem(key, "the field is given more than once"))
+        elif value != "":
+            values[key] = value
+    if problems:
+        raise InvalidRequestError("The request is invalid.", errors=problems)
+    return SendOrder(_parse(SendMediaFields, values), files)
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            "The request is invalid.", errors=validation_errors(exc.errors())
+        ) from None
+
+
+def _problem(field_name: str, message: str) -> dict[str, Any]:
+    return {"field": field_name, "message": message, "type": "value_error"}
+
+
+def _basename(filename: str) -> str:
+    # Some browsers send a Windows path; the provider only needs the name.
+    return posixpath.basename(filename.replace("\\", "/"))[:255] or "upload"

@@ -1,0 +1,127 @@
+"""What the app builds at startup and closes at shutdown: clients, providers, the service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr, ValidationError
+from redis.asyncio import Redis
+
+from gateway.fetch import Fetcher
+from gateway.sandbox import SANDBOXES
+from gateway.service import MediaService
+from gateway.settings import Settings
+from providers import Provider, ProviderSettings, ProviderSpec
+
+log = logging.getLogger("gateway")
+
+# Room for the multipart envelope and form fields around the media itself.
+ENVELOPE_BYTES = 64 * 1024
+
+
+class StartupError(RuntimeError):
+    """The configuration does not allow the gateway to start."""
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, built once per process."""
+
+    settings: Settings
+    providers: dict[str, Provider]
+    modes: dict[str, Literal["live", "sandbox"]]
+    service: MediaService
+    api_keys: tuple[bytes, ...]
+    body_limit: int
+    redis: Redis | None
+
+
+def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, ProviderSettings]:
+    """Each provider's settings from the environment, with errors that name no secret."""
+    loaded: dict[str, ProviderSettings] = {}
+    for name, spec in specs.items():
+        try:
+            loaded[name] = spec.settings()
+        except ValidationError as exc:
+            reasons = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            raise StartupError(f"invalid {name} settings: {reasons}") from None
+    return loaded
+
+
+def secrets_of(*models: Any) -> list[str]:
+    """Every SecretStr value in the given settings, so logs can mask them."""
+    found: list[str] = []
+    for model in models:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            values = value if isinstance(value, list) else [value]
+            found += [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+    return found
+
+
+async def build_runtime(
+    settings: Settings,
+    specs: Mapping[str, ProviderSpec],
+    provider_settings: Mapping[str, ProviderSettings],
+    stack: AsyncExitStack,
+) -> Runtime:
+    timeout = httpx.Timeout(settings.upstream_timeout_s)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    providers: dict[str, Provider] = {}
+    modes: dict[str, Literal["live", "sandbox"]] = {}
+    for name, spec in specs.items():
+        configured = provider_settings[name]
+        if configured.live:
+            client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+            modes[name] = "live"
+        elif name in SANDBOXES:
+            sandbox = SANDBOXES[name](configured)
+            transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
+            client = httpx.AsyncClient(transport=transport, timeout=timeout)
+            configured = sandbox.settings
+            modes[name] = "sandbox"
+        else:
+            log.warning(
+                "provider has no credentials and no sandbox; not served", extra={"provider": name}
+            )
+            continue
+        await stack.enter_async_context(client)
+        providers[name] = spec.build(configured, client, settings.upstream_timeout_s)
+
+    live = sorted(name for name, mode in modes.items() if mode == "live")
+    if live and not settings.api_keys and not settings.allow_anonymous:
+        raise StartupError(
+            f"live provider credentials are configured ({', '.join(live)}) but GATEWAY_API_KEYS "
+            "is empty: anyone could send through your accounts. Set GATEWAY_API_KEYS, or set "
+            "GATEWAY_ALLOW_ANONYMOUS=true to serve without client keys."
+        )
+
+    fetcher = Fetcher(
+        allow_private=settings.fetch_allow_private,
+        timeout=settings.fetch_timeout_s,
+        max_redirects=settings.fetch_max_redirects,
+    )
+    stack.push_async_callback(fetcher.aclose)
+    redis: Redis | None = None
+    if settings.redis_url is not None:
+        redis = Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
+        )
+        stack.push_async_callback(redis.aclose)
+    return Runtime(
+        settings=settings,
+        providers=providers,
+        modes=modes,
+        service=MediaService(providers, fetcher, max_upload_bytes=settings.max_upload_bytes),
+        api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
+        body_limit=settings.max_upload_bytes + ENVELOPE_BYTES,
+        redis=redis,
+    )

@@ -1,0 +1,172 @@
+"""A faithful Gupshup Partner API simulator (login, app token, media id).
+
+Triggers (reserved app ids that make it fail on demand):
+
+| app id | answer |
+|---|---|
+| `sandbox-400` | 400 "Only CAPI apps allowed to generate media ID" |
+| `sandbox-401` | 401 on the media call every time |
+| `sandbox-413` | 413 "File size exceeds the maximum limit!" (also any file over 100 MB) |
+| `sandbox-429` | 429 "Too Many Requests" |
+| `sandbox-500` | 500 "Unable to upload requested Media" |
+| `sandbox-slow` | answers after `slow_s` seconds |
+| `sandbox-garbage` | 200 with an HTML body |
+
+Control plane for tests (not part of Gupshup's API): `GET /_sandbox/log`, `GET /_sandbox/tokens`,
+`POST /_sandbox/revoke` (every issued app token stops working).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+ALLOWED_TYPES = frozenset(
+    {
+        "audio/aac",
+        "audio/mp4",
+        "audio/mpeg",
+        "audio/amr",
+        "audio/ogg",
+        "audio/opus",
+        "application/vnd.ms-powerpoint",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/pdf",
+        "text/plain",
+        "application/vnd.ms-excel",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "video/mp4",
+        "video/3gpp",
+    }
+)
+FAILURES = {
+    "sandbox-400": (400, "Only CAPI apps allowed to generate media ID"),
+    "sandbox-413": (413, "File size exceeds the maximum limit!"),
+    "sandbox-429": (429, "Too Many Requests"),
+    "sandbox-500": (500, "Unable to upload requested Media"),
+}
+
+
+@dataclass
+class GupshupSimConfig:
+    """Who the simulator accepts and how it behaves."""
+
+    partner_email: str = "sandbox@example.com"
+    partner_secret: str = "sandbox-partner-secret"
+    static_app_tokens: dict[str, str] = field(default_factory=dict)
+    slow_s: float = 120.0
+
+
+@dataclass
+class _State:
+    partner_tokens: set[str] = field(default_factory=set)
+    app_tokens: dict[str, str] = field(default_factory=dict)  # token -> app id
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message, "status": "error"}, status_code=status)
+
+
+def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
+    """The simulator as an ASGI app."""
+    cfg = config or GupshupSimConfig()
+    state = _State(app_tokens={token: app for app, token in cfg.static_app_tokens.items()})
+    app = FastAPI(title="Gupshup sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/partner/account/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        secret = form.get("secret") or form.get("password")
+        state.log.append({"call": "login"})
+        if form.get("email") != cfg.partner_email or secret != cfg.partner_secret:
+            return _error(401, "Invalid email or secret")
+        token = f"partner-{secrets.token_hex(16)}"
+        state.partner_tokens.add(token)
+        return JSONResponse({"token": token})
+
+    @app.get("/partner/app/{app_id}/token")
+    async def app_token(request: Request, app_id: str) -> Response:
+        state.log.append({"call": "app_token", "app": app_id})
+        if request.headers.get("Authorization") not in state.partner_tokens:
+            return _error(401, "Authentication Failed")
+        token = f"sk_{secrets.token_hex(16)}"
+        state.app_tokens[token] = app_id
+        return JSONResponse(
+            {"status": "success", "token": {"token": token, "expiresOn": 0, "active": True}}
+        )
+
+    @app.post("/partner/app/{app_id}/media")
+    async def media(request: Request, app_id: str) -> Response:
+        auth, token = request.headers.get("Authorization"), request.headers.get("token")
+        if auth != token or state.app_tokens.get(auth or "") != app_id or app_id == "sandbox-401":
+            state.log.append({"call": "media", "app": app_id, "status": 401})
+            return _error(401, "Authentication Failed")
+        async with request.form(max_files=2) as form:
+            file, file_type = form.get("file"), form.get("file_type")
+            entry: dict[str, Any] = {"call": "media", "app": app_id, "file_type": file_type}
+            if isinstance(file, UploadFile):
+                entry.update(filename=file.filename, size=file.size, part_type=file.content_type)
+            else:
+                entry["url"] = file
+            state.log.append(entry)
+            if app_id in FAILURES:
+                return _error(*FAILURES[app_id])
+            if app_id == "sandbox-slow":
+                await asyncio.sleep(cfg.slow_s)
+            if app_id == "sandbox-garbage":
+                return Response("<html>bad gateway</html>", media_type="text/html")
+            if file is None or not isinstance(file_type, str) or not file_type:
+                return _error(400, "file and file_type are required")
+            if file_type not in ALLOWED_TYPES:
+                return _error(400, f"Unsupported file_type {file_type}")
+            if isinstance(file, UploadFile) and (file.size or 0) > MAX_FILE_BYTES:
+                return _error(413, "File size exceeds the maximum limit!")
+            if isinstance(file, str) and not file.startswith(("http://", "https://")):
+                return _error(400, "file must be a public URL or a file")
+        return JSONResponse(
+            {"mediaId": str(secrets.randbelow(10**15) + 10**15), "status": "success"}
+        )
+
+    @app.get("/_sandbox/log")
+    async def control_log() -> list[dict[str, Any]]:
+        return state.log
+
+    @app.get("/_sandbox/tokens")
+    async def control_tokens() -> dict[str, Any]:
+        return {
+            "partner_tokens": sorted(state.partner_tokens),
+            "app_tokens": sorted(state.app_tokens),
+        }
+
+    @app.post("/_sandbox/revoke")
+    async def control_revoke() -> dict[str, int]:
+        revoked = len(state.app_tokens)
+        state.app_tokens.clear()
+        return {"revoked": revoked}
+
+    return app
+
+
+def from_env() -> FastAPI:
+    """Factory for `uvicorn --factory gateway.sandbox.gupshup:from_env` (SANDBOX_* variables)."""
+    env = os.environ
+    return create_app(
+        GupshupSimConfig(
+            partner_secret=env.get("SANDBOX_PARTNER_SECRET", "sandbox-partner-secret"),
+            slow_s=float(env.get("SANDBOX_SLOW_S", 120)),
+        )
+    )

@@ -1,0 +1,263 @@
+"""A faithful Kaizala connector API simulator (auth, media upload, action post, 308 moves).
+
+Triggers (reserved values that make it fail on demand):
+
+| where | value | answer |
+|---|---|---|
+| group id | `sandbox-400@1` (also 403, 404, 500, 503) | that status, Kaizala error body |
+| group id | `sandbox-401@1` | 401 InvalidToken every time, even with a fresh token |
+| group id | `sandbox-429@1` | 429 with `Retry-After: 7` |
+| group id | `sandbox-slow@1` | answers after `slow_s` seconds |
+| group id | `sandbox-garbage@1` | 200 with an HTML body |
+| group id | `sandbox-moved@1` | 308 to a new endpoint base, which then serves every call |
+| file name | `sandbox-415.*`, `sandbox-413.*`, `sandbox-500.*` | that status from /v1/media |
+
+Control plane for tests (not part of Kaizala's API): `POST /_sandbox/move` (next call to the
+old base gets a 308), `POST /_sandbox/revoke` (every issued token stops working),
+`GET /_sandbox/log` (the calls received), `GET /_sandbox/tokens` (tokens issued).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
+
+SUPPORTED = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "audio/mpeg",
+        "audio/wav",
+        "audio/x-wav",
+        "video/mp4",
+        "video/3gpp",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+ACTION_TYPES = frozenset({"Image", "Album", "Audio", "Document", "Video"})
+STATUS_TRIGGERS = {"400": 400, "403": 403, "404": 404, "500": 500, "503": 503}
+
+
+@dataclass
+class KaizalaSimConfig:
+    """Who the simulator accepts and how it behaves."""
+
+    application_id: str = "sandbox-application"
+    application_secret: str = "sandbox-application-secret"
+    refresh_token: str = "sandbox-refresh-token"
+    public_url: str = "http://kaizala.sandbox"
+    token_ttl_s: float = 24 * 3600
+    slow_s: float = 120.0
+    rotate_refresh_token: bool = False
+
+
+@dataclass
+class _State:
+    tokens: dict[str, float] = field(default_factory=dict)
+    media: dict[str, list[str]] = field(default_factory=dict)
+    prefix: str = ""
+    moves: int = 0
+    move_next: bool = False
+    refresh_token: str = ""
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _error(
+    status: int, message: str, code: str, category: str = "ServiceException"
+) -> JSONResponse:
+    body = {"message": message, "errorCode": code, "errorCategoryKey": category}
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
+    """The simulator as an ASGI app."""
+    cfg = config or KaizalaSimConfig()
+    state = _State(refresh_token=cfg.refresh_token)
+    app = FastAPI(title="Kaizala sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def token_ok(request: Request) -> bool:
+        expiry = state.tokens.get(request.headers.get("accessToken", ""))
+        return expiry is not None and time.time() < expiry
+
+    def invalid_token() -> JSONResponse:
+        return _error(401, "Access token is invalid or expired", "InvalidToken", "AuthException")
+
+    def base() -> str:
+        root = cfg.public_url.rstrip("/")
+        return f"{root}/{state.prefix}" if state.prefix else root
+
+    def moved(request: Request, prefix: str) -> Response | None:
+        """A 308 when the call came to a base that is no longer current."""
+        if state.move_next and prefix == state.prefix:
+            state.move_next = False
+            state.moves += 1
+            state.prefix = f"moved-{state.moves}"
+        if prefix == state.prefix:
+            return None
+        api_path = request.url.path[request.url.path.index("/v1/") :]
+        return Response(status_code=308, headers={"Location": f"{base()}{api_path}"})
+
+    @app.get("/v1/accessToken")
+    async def access_token(request: Request) -> Response:
+        h = request.headers
+        state.log.append({"call": "auth", "path": request.url.path})
+        if (
+            h.get("applicationId") != cfg.application_id
+            or h.get("applicationSecret") != cfg.application_secret
+            or h.get("refreshToken") != state.refresh_token
+        ):
+            return _error(
+                401, "Invalid application credentials", "Unauthenticated", "AuthException"
+            )
+        token = uuid.uuid4().hex + uuid.uuid4().hex
+        expiry = time.time() + cfg.token_ttl_s
+        state.tokens[token] = expiry
+        replacement = ""
+        if cfg.rotate_refresh_token:
+            replacement = f"sandbox-rotated-{uuid.uuid4().hex}"
+            state.refresh_token = replacement
+        return JSONResponse(
+            {
+                "accessToken": token,
+                # Samples show endpointUrl with and without a trailing slash; send one.
+                "endpointUrl": base() + "/",
+                "accessTokenExpiry": int(expiry * 1000),
+                "refreshToken": replacement,
+                "scope": "connector",
+            }
+        )
+
+    async def upload(request: Request, prefix: str) -> Response:
+        if (answer := moved(request, prefix)) is not None:
+            return answer
+        if not token_ok(request):
+            return invalid_token()
+        async with request.form(max_files=100) as form:
+            parts = form.getlist("files")
+            files = [p for p in parts if isinstance(p, UploadFile)]
+            entry = {
+                "call": "upload",
+                "path": request.url.path,
+                "files": [(f.filename, f.content_type, f.size) for f in files],
+            }
+            state.log.append(entry)
+            if not files:
+                return _error(400, "No file part named 'files'", "InvalidParameters")
+            for f in files:
+                name = f.filename or ""
+                for status in (415, 413, 500):
+                    if name.startswith(f"sandbox-{status}"):
+                        return _error(status, f"Simulated {status}", f"Simulated{status}")
+                if (f.content_type or "").split(";")[0].strip().lower() not in SUPPORTED:
+                    return Response(status_code=415)
+            resource = f"kz-media-{uuid.uuid4().hex}"
+            state.media[resource] = [f.content_type or "" for f in files]
+        return JSONResponse({"mediaResource": resource})
+
+    async def post_action(request: Request, prefix: str, group_id: str) -> Response:
+        trigger = group_id.removeprefix("sandbox-").split("@", 1)[0]
+        if group_id.startswith("sandbox-moved") and prefix == state.prefix:
+            state.move_next = True
+        if (answer := moved(request, prefix)) is not None:
+            return answer
+        if not token_ok(request) or (group_id.startswith("sandbox-") and trigger == "401"):
+            return invalid_token()
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _error(400, "Body is not JSON", "InvalidParameters")
+        state.log.append(
+            {"call": "post", "path": request.url.path, "group": group_id, "body": payload}
+        )
+        if group_id.startswith("sandbox-"):
+            if trigger in STATUS_TRIGGERS:
+                status = STATUS_TRIGGERS[trigger]
+                return _error(
+                    status, f"Simulated {status} for group {group_id}", f"Simulated{status}"
+                )
+            if trigger == "429":
+                return JSONResponse(
+                    {"message": "Too many requests", "errorCode": "Throttled"},
+                    status_code=429,
+                    headers={"Retry-After": "7"},
+                )
+            if trigger == "slow":
+                await asyncio.sleep(cfg.slow_s)
+            if trigger == "garbage":
+                return Response("<html>gateway error</html>", media_type="text/html")
+        body = payload.get("actionBody") if isinstance(payload, dict) else None
+        action = payload.get("actionType") if isinstance(payload, dict) else None
+        if action not in ACTION_TYPES or not isinstance(body, dict):
+            return _error(400, "actionType and actionBody are required", "InvalidParameters")
+        types = state.media.get(body.get("mediaResource", ""))
+        if types is None:
+            return _error(400, "Unknown mediaResource", "InvalidParameters")
+        images = all(t.startswith("image/") for t in types)
+        if (action == "Album") != (len(types) > 1) or (action in ("Image", "Album") and not images):
+            return _error(400, f"{action} does not match the uploaded media", "InvalidParameters")
+        return JSONResponse({"referenceId": str(uuid.uuid4()), "actionId": str(uuid.uuid4())})
+
+    @app.post("/v1/media")
+    async def upload_root(request: Request) -> Response:
+        return await upload(request, "")
+
+    @app.post("/{prefix}/v1/media")
+    async def upload_prefixed(request: Request, prefix: str) -> Response:
+        return await upload(request, prefix)
+
+    @app.post("/v1/groups/{group_id}/actions")
+    async def post_root(request: Request, group_id: str) -> Response:
+        return await post_action(request, "", group_id)
+
+    @app.post("/{prefix}/v1/groups/{group_id}/actions")
+    async def post_prefixed(request: Request, prefix: str, group_id: str) -> Response:
+        return await post_action(request, prefix, group_id)
+
+    @app.post("/_sandbox/move")
+    async def control_move() -> dict[str, str]:
+        state.move_next = True
+        return {"status": "the next call to the current base gets a 308"}
+
+    @app.post("/_sandbox/revoke")
+    async def control_revoke() -> dict[str, int]:
+        revoked = len(state.tokens)
+        state.tokens.clear()
+        return {"revoked": revoked}
+
+    @app.get("/_sandbox/log")
+    async def control_log() -> list[dict[str, Any]]:
+        return state.log
+
+    @app.get("/_sandbox/tokens")
+    async def control_tokens() -> dict[str, Any]:
+        return {"access_tokens": list(state.tokens), "refresh_token": state.refresh_token}
+
+    return app
+
+
+def from_env() -> FastAPI:
+    """Factory for `uvicorn --factory gateway.sandbox.kaizala:from_env` (SANDBOX_* variables)."""
+    env = os.environ
+    return create_app(
+        KaizalaSimConfig(
+            public_url=env.get("SANDBOX_PUBLIC_URL", "http://127.0.0.1:8001"),
+            token_ttl_s=float(env.get("SANDBOX_TOKEN_TTL_S", 24 * 3600)),
+            slow_s=float(env.get("SANDBOX_SLOW_S", 120)),
+            application_secret=env.get("SANDBOX_APPLICATION_SECRET", "sandbox-application-secret"),
+            refresh_token=env.get("SANDBOX_REFRESH_TOKEN", "sandbox-refresh-token"),
+        )
+    )

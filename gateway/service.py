@@ -1,0 +1,190 @@
+"""The send itself: everything checked against the provider before anything goes upstream."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
+from gateway.fetch import Fetcher
+from gateway.intake import SendOrder, Upload
+from gateway.media import (
+    category,
+    infer_media_type,
+    normalize,
+    read_head,
+    resolve_type,
+    type_from_url,
+)
+from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A successful send: which media type went out and what the provider answered."""
+
+    provider: str
+    media_type: MediaType
+    delivery: Delivery
+
+
+class MediaService:
+    """Validates a send order against its provider, fetches URLs it must, and sends."""
+
+    def __init__(
+        self, providers: Mapping[str, Provider], fetcher: Fetcher, *, max_upload_bytes: int
+    ) -> None:
+        self._providers = providers
+        self._fetcher = fetcher
+        self._max_upload_bytes = max_upload_bytes
+
+    async def send(self, order: SendOrder) -> Sent:
+        fields = order.fields
+        provider = self._providers.get(fields.provider)
+        if provider is None:
+            names = ", ".join(sorted(self._providers)) or "none"
+            raise _invalid("provider", f"unknown provider; configured: {names}")
+        caps = provider.capabilities
+        self._check_fields(order, caps)
+        async with self._media(order, caps) as request:
+            delivery = await provider.send(request)
+        return Sent(fields.provider, request.media_type, delivery)
+
+    def _check_fields(self, order: SendOrder, caps: Capabilities) -> None:
+        fields = order.fields
+        problems = [
+            _entry(name, f"{name} is required by {fields.provider}")
+            for name in sorted(caps.required_fields)
+            if getattr(fields, name) is None
+        ]
+        if bool(order.files) == (fields.url is not None):
+            problems.append(_entry("file", "send exactly one of file (one or more) and url"))
+        if fields.caption and not caps.captions:
+            problems.append(_entry("caption", f"{fields.provider} media uploads take no caption"))
+        if fields.file_type is not None and fields.url is None:
+            problems.append(_entry("file_type", "file_type is only for url sends"))
+        if problems:
+            raise InvalidRequestError("The request is invalid.", errors=problems)
+
+    @contextlib.asynccontextmanager
+    async def _media(self, order: SendOrder, caps: Capabilities) -> AsyncIterator[MediaRequest]:
+        fields = order.fields
+        if order.files:
+            yield self._files_request(order, order.files, caps)
+            return
+        assert fields.url is not None
+        if caps.url_passthrough:
+            yield self._url_request(order, fields.url, caps)
+            return
+        limit = min(self._max_upload_bytes, caps.max_file_bytes or self._max_upload_bytes)
+        download = await self._fetcher.fetch(fields.url, limit=limit)
+        with download.file:
+            upload = Upload(
+                filename=download.filename,
+                content_type=fields.file_type or download.content_type,
+                size=download.size,
+                stream=download.file,  # type: ignore[arg-type]
+            )
+            yield self._files_request(order, [upload], caps)
+
+    def _files_request(
+        self, order: SendOrder, uploads: list[Upload], caps: Capabilities
+    ) -> MediaRequest:
+        fields = order.fields
+        wanted = fields.media_type
+        self._check_count(fields.provider, wanted, len(uploads), caps)
+        total = sum(u.size for u in uploads)
+        if total > self._max_upload_bytes:
+            raise PayloadTooLargeError(
+                f"The media is {total} bytes; the gateway's limit is {self._max_upload_bytes}."
+            )
+        for upload in uploads:
+            if caps.max_file_bytes is not None and upload.size > caps.max_file_bytes:
+                raise PayloadTooLargeError(
+                    f"{upload.filename!r} is {upload.size} bytes; {fields.provider} takes at most "
+                    f"{caps.max_file_bytes}."
+                )
+        mimes = [
+            resolve_type(
+                read_head(u.stream), filename=u.filename, declared=u.content_type, wanted=wanted
+            )
+            for u in uploads
+        ]
+        media_type = self._media_type(wanted, infer_media_type(mimes), mimes)
+        for upload, mime in zip(uploads, mimes, strict=True):
+            self._check_accepted(fields.provider, caps, media_type, mime, upload.filename)
+        files = [
+            MediaFile(filename=u.filename, content_type=m, size=u.size, stream=u.stream)
+            for u, m in zip(uploads, mimes, strict=True)
+        ]
+        return MediaRequest(
+            media_type=media_type,
+            files=files,
+            caption=fields.caption,
+            group_id=fields.group_id,
+            app_id=fields.app_id,
+        )
+
+    def _url_request(self, order: SendOrder, url: str, caps: Capabilities) -> MediaRequest:
+        fields = order.fields
+        self._check_count(fields.provider, fields.media_type, 1, caps)
+        mime = normalize(fields.file_type) or type_from_url(urlsplit(url).path)
+        if not mime:
+            raise _invalid("file_type", "the URL's type cannot be inferred; give file_type")
+        media_type = self._media_type(fields.media_type, category(mime), [mime])
+        self._check_accepted(fields.provider, caps, media_type, mime, url)
+        return MediaRequest(
+            media_type=media_type,
+            url=url,
+            content_type=mime,
+            caption=fields.caption,
+            group_id=fields.group_id,
+            app_id=fields.app_id,
+        )
+
+    @staticmethod
+    def _check_count(
+        provider: str, wanted: MediaType | None, count: int, caps: Capabilities
+    ) -> None:
+        album = wanted is MediaType.ALBUM or count > 1
+        if not album:
+            return
+        if caps.album_sizes is None:
+            raise _invalid("file", f"{provider} takes one file per send; albums are not supported")
+        low, high = caps.album_sizes
+        if not low <= count <= high:
+            raise _invalid("file", f"an album takes {low} to {high} images, not {count}")
+
+    @staticmethod
+    def _media_type(wanted: MediaType | None, inferred: MediaType, mimes: list[str]) -> MediaType:
+        if wanted is None or wanted is inferred:
+            return inferred
+        raise _invalid(
+            "media_type", f"media_type {wanted.value} does not match the media ({', '.join(mimes)})"
+        )
+
+    @staticmethod
+    def _check_accepted(
+        provider: str, caps: Capabilities, media_type: MediaType, mime: str, name: str
+    ) -> None:
+        if not caps.accepts(media_type, mime):
+            accepted = ", ".join(sorted(caps.formats.get(media_type, frozenset()))) or "nothing"
+            raise UnsupportedMediaError(
+                f"{provider} does not accept {mime} as {media_type.value} ({name!r}); "
+                f"it accepts {accepted}."
+            )
+
+
+def _entry(field_name: str, message: str) -> dict[str, Any]:
+    return {"field": field_name, "message": message, "type": "value_error"}
+
+
+def _invalid(field_name: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(message, errors=[_entry(field_name, message)])

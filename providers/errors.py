@@ -1,0 +1,99 @@
+"""Errors raised by provider adapters.
+
+    ProviderError                       a call to a provider did not give a usable answer
+    ├── PermanentProviderError          the request is wrong for this provider: do not retry it
+    │   ├── ProviderRejectedError       the provider refused the request (400, 404, other 4xx)
+    │   ├── ProviderAuthError           the gateway's own credentials were refused (401, 403)
+    │   ├── MediaRejectedError          the provider does not accept this media (415)
+    │   └── MediaTooLargeError          the media is over the provider's limit (413)
+    └── TransientProviderError          the same request may succeed later
+        ├── RateLimitedError            the provider throttled the call (429)
+        ├── ProviderFailedError         5xx, or an answer the adapter cannot read
+        ├── ProviderTimeoutError        no answer within the deadline
+        └── ProviderUnavailableError    the provider could not be reached
+
+Every error carries the provider, the stage that failed and, when the provider answered,
+its status and message. The gateway turns them into problem documents; adapters never do.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Stage(StrEnum):
+    """The step of a send that failed."""
+
+    AUTH = "auth"
+    UPLOAD = "upload"
+    POST = "post"
+    FETCH = "fetch"
+
+
+class ProviderError(Exception):
+    """A call to a provider did not give a usable answer."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        provider: str,
+        stage: Stage,
+        status: int | None = None,
+        message: str | None = None,
+        retry_after: int | None = None,
+        media_id: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.provider = provider
+        self.stage = stage
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        self.media_id = media_id
+
+
+class PermanentProviderError(ProviderError):
+    """The provider will refuse this request however often it is sent."""
+
+
+class ProviderRejectedError(PermanentProviderError):
+    """The provider refused the request as invalid for it."""
+
+
+class ProviderAuthError(PermanentProviderError):
+    """The gateway's own provider credentials were refused, after one token refresh."""
+
+
+class MediaRejectedError(PermanentProviderError):
+    """The provider does not accept this media type."""
+
+
+class MediaTooLargeError(PermanentProviderError):
+    """The media is larger than the provider accepts."""
+
+
+class TransientProviderError(ProviderError):
+    """The provider failed in a way that a later retry may not meet."""
+
+    retryable: ClassVar[bool] = True
+
+
+class RateLimitedError(TransientProviderError):
+    """The provider throttled the call; `retry_after` says for how many seconds."""
+
+
+class ProviderFailedError(TransientProviderError):
+    """The provider failed (5xx) or answered with something the adapter cannot read."""
+
+
+class ProviderTimeoutError(TransientProviderError):
+    """The provider gave no complete answer within the deadline."""
+
+
+class ProviderUnavailableError(TransientProviderError):
+    """The provider could not be reached at all."""

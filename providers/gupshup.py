@@ -1,0 +1,266 @@
+"""Gupshup Partner API: turn a file or a public URL into a WhatsApp media id."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from providers.base import Capabilities, Delivery, MediaRequest, MediaType, ProviderSettings
+from providers.errors import ProviderAuthError, ProviderError, ProviderFailedError, Stage
+from providers.http import Answer, Redactor, Upstream, message_of, normalize_base, status_error
+
+NAME = "gupshup"
+MAX_FILE_BYTES = 100 * 1024 * 1024
+FORMATS = {
+    MediaType.IMAGE: frozenset({"image/jpeg", "image/png", "image/webp"}),
+    MediaType.AUDIO: frozenset(
+        {"audio/aac", "audio/mp4", "audio/mpeg", "audio/amr", "audio/ogg", "audio/opus"}
+    ),
+    MediaType.VIDEO: frozenset({"video/mp4", "video/3gpp"}),
+    MediaType.DOCUMENT: frozenset(
+        {
+            "application/vnd.ms-powerpoint",
+            "application/msword",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/pdf",
+            "text/plain",
+            "application/vnd.ms-excel",
+        }
+    ),
+}
+PARTNER_TOKEN_LIFE_S = 23 * 3600  # Gupshup says 24 h; renew an hour early.
+
+
+class GupshupSettings(ProviderSettings):
+    """Gupshup credentials: a static app token, or the partner login chain; none means sandbox."""
+
+    model_config = SettingsConfigDict(env_prefix="GUPSHUP_", env_file=".env", extra="ignore")
+
+    base_url: str = "https://partner.gupshup.io"
+    app_id: str | None = None
+    app_token: SecretStr | None = None
+    partner_email: str | None = None
+    partner_secret: SecretStr | None = None
+
+    @property
+    def chain_mode(self) -> bool:
+        return self.partner_email is not None
+
+    @property
+    def live(self) -> bool:
+        return self.chain_mode or self.app_token is not None
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> GupshupSettings:
+        if (self.partner_email is None) != (self.partner_secret is None):
+            raise ValueError(
+                "token-chain mode needs GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET"
+            )
+        if self.app_token is not None and self.app_id is None:
+            raise ValueError("static app-token mode needs GUPSHUP_APP_ID with GUPSHUP_APP_TOKEN")
+        if self.app_token is not None and self.chain_mode:
+            raise ValueError("set either GUPSHUP_APP_TOKEN or the partner login, not both")
+        self.refuse_placeholders(
+            GUPSHUP_APP_TOKEN=self.app_token, GUPSHUP_PARTNER_SECRET=self.partner_secret
+        )
+        return self
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: float
+
+
+class GupshupProvider:
+    """Uploads one file, or passes one URL, to /partner/app/{appId}/media."""
+
+    def __init__(
+        self,
+        settings: GupshupSettings,
+        client: httpx.AsyncClient,
+        *,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._redact = Redactor()
+        self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
+        self._base = normalize_base(settings.base_url)
+        self._partner: _Token | None = None
+        self._apps: dict[str, _Token] = {}
+        self._lock = asyncio.Lock()
+        if settings.app_token is not None and settings.app_id is not None:
+            self._apps[settings.app_id] = _Token(
+                settings.app_token.get_secret_value(), float("inf")
+            )
+        for secret in (settings.app_token, settings.partner_secret):
+            self._redact.add(secret.get_secret_value() if secret else None)
+        self._capabilities = Capabilities(
+            formats=FORMATS,
+            required_fields=frozenset() if settings.app_id else frozenset({"app_id"}),
+            url_passthrough=True,
+            captions=False,
+            max_file_bytes=MAX_FILE_BYTES,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    async def send(self, request: MediaRequest) -> Delivery:
+        app_id = request.app_id or self._settings.app_id
+        assert app_id is not None, "the gateway checks required_fields"
+        if not self._settings.chain_mode and app_id != self._settings.app_id:
+            raise ProviderAuthError(
+                f"the gateway holds a gupshup token only for app {self._settings.app_id}",
+                provider=NAME,
+                stage=Stage.AUTH,
+            )
+        if request.url is not None:
+            assert request.content_type is not None
+            file_type = request.content_type
+            file_field: Any = (None, request.url)
+        else:
+            (media,) = request.files
+            file_type = media.content_type
+            file_field = (media.filename, media.stream, media.content_type)
+        parts = [("file", file_field), ("file_type", (None, file_type))]
+        url = f"{self._base}/partner/app/{quote(app_id, safe='')}/media"
+
+        token = await self._app_token(app_id)
+        answer = await self._upstream.send(
+            self._media_request(url, token.value, parts), Stage.UPLOAD
+        )
+        if answer.status == 401 and self._settings.chain_mode:
+            token = await self._renew_app_token(app_id, token)
+            answer = await self._upstream.send(
+                self._media_request(url, token.value, parts), Stage.UPLOAD
+            )
+        body = self._body(answer, Stage.UPLOAD)
+        media_id = body.get("mediaId")
+        if isinstance(media_id, int) and not isinstance(media_id, bool):
+            media_id = str(media_id)
+        if not isinstance(media_id, str) or not media_id or body.get("status") != "success":
+            raise ProviderFailedError(
+                "gupshup answered 200 without a mediaId",
+                provider=NAME,
+                stage=Stage.UPLOAD,
+                status=200,
+                message=message_of(body),
+            )
+        return Delivery(media_id=media_id)
+
+    @staticmethod
+    def _media_request(url: str, token: str, parts: list[tuple[str, Any]]) -> httpx.Request:
+        # The docs alternate between both headers; sending both satisfies every revision.
+        return httpx.Request(
+            "POST", url, headers={"Authorization": token, "token": token}, files=parts
+        )
+
+    async def _app_token(self, app_id: str) -> _Token:
+        token = self._apps.get(app_id)
+        if token is not None and self._clock() < token.refresh_at:
+            return token
+        async with self._lock:
+            current = self._apps.get(app_id)
+            if current is token or current is None:
+                current = await self._fetch_app_token(app_id)
+            return current
+
+    async def _renew_app_token(self, app_id: str, stale: _Token) -> _Token:
+        async with self._lock:
+            current = self._apps.get(app_id)
+            if current is stale or current is None:
+                self._partner = None  # the partner token may be what expired
+                current = await self._fetch_app_token(app_id)
+            return current
+
+    async def _fetch_app_token(self, app_id: str) -> _Token:
+        """GET /partner/app/{appId}/token with the partner token (logging in when needed)."""
+        url = f"{self._base}/partner/app/{quote(app_id, safe='')}/token"
+        partner = await self._partner_token()
+        answer = await self._upstream.send(
+            httpx.Request("GET", url, headers={"Authorization": partner.value}), Stage.AUTH
+        )
+        if answer.status == 401:
+            self._partner = None
+            partner = await self._partner_token()
+            answer = await self._upstream.send(
+                httpx.Request("GET", url, headers={"Authorization": partner.value}), Stage.AUTH
+            )
+        body = self._body(answer, Stage.AUTH)
+        inner = body.get("token")
+        value = inner.get("token") if isinstance(inner, dict) else None
+        if not isinstance(value, str) or not value:
+            raise ProviderFailedError(
+                "gupshup's app token answer has no token",
+                provider=NAME,
+                stage=Stage.AUTH,
+                status=200,
+            )
+        self._redact.add(value)
+        expires_on = inner.get("expiresOn") if isinstance(inner, dict) else None
+        refresh_at = float("inf")
+        if isinstance(expires_on, int | float) and expires_on > 0:
+            # expiresOn is epoch milliseconds; 0 means the token does not expire.
+            refresh_at = float(expires_on) / 1000.0 - 60.0
+        token = _Token(value, refresh_at)
+        self._apps[app_id] = token
+        return token
+
+    async def _partner_token(self) -> _Token:
+        if self._partner is not None and self._clock() < self._partner.refresh_at:
+            return self._partner
+        settings = self._settings
+        assert settings.partner_email is not None
+        assert settings.partner_secret is not None
+        secret = settings.partner_secret.get_secret_value()
+        # Older docs call the client secret `password`, newer ones `secret`.
+        form = {"email": settings.partner_email, "password": secret, "secret": secret}
+        answer = await self._upstream.send(
+            httpx.Request("POST", f"{self._base}/partner/account/login", data=form), Stage.AUTH
+        )
+        body = self._body(answer, Stage.AUTH)
+        value = body.get("token")
+        if not isinstance(value, str) or not value:
+            raise ProviderFailedError(
+                "gupshup's login answer has no token", provider=NAME, stage=Stage.AUTH, status=200
+            )
+        self._redact.add(value)
+        self._partner = _Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
+        return self._partner
+
+    def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
+        if answer.status != 200:
+            raise self._failure(answer, stage)
+        body = answer.json()
+        if not isinstance(body, dict):
+            raise ProviderFailedError(
+                "gupshup answered 200 with a body that is not JSON",
+                provider=NAME,
+                stage=stage,
+                status=200,
+            )
+        return body
+
+    def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
+        """Every failed Gupshup answer maps to the error tree here, by status."""
+        kind = status_error(answer.status)
+        detail = {
+            400: "gupshup refused the request",
+            413: "gupshup refused the file as too large",
+            500: "gupshup could not process the media",
+        }.get(answer.status, f"gupshup answered {answer.status} at {stage.value}")
+        return self._upstream.error(kind, detail, answer, stage, message_of(answer.json()))

@@ -1,0 +1,335 @@
+"""Microsoft Kaizala connector API: upload media, then post an action to a group."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from providers.base import (
+    Capabilities,
+    Delivery,
+    MediaRequest,
+    MediaType,
+    ProviderSettings,
+)
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderFailedError,
+    ProviderRejectedError,
+    Stage,
+)
+from providers.http import Answer, Redactor, Upstream, message_of, normalize_base, status_error
+
+log = logging.getLogger(__name__)
+
+NAME = "kaizala"
+ACTION_TYPES = {
+    MediaType.IMAGE: "Image",
+    MediaType.ALBUM: "Album",
+    MediaType.AUDIO: "Audio",
+    MediaType.DOCUMENT: "Document",
+    MediaType.VIDEO: "Video",
+}
+IMAGES = frozenset({"image/jpeg", "image/png"})
+FORMATS = {
+    MediaType.IMAGE: IMAGES,
+    MediaType.ALBUM: IMAGES,
+    MediaType.AUDIO: frozenset({"audio/mpeg", "audio/wav", "audio/x-wav"}),
+    MediaType.DOCUMENT: frozenset(
+        {
+            "application/msword",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.ms-excel",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/pdf",
+        }
+    ),
+    MediaType.VIDEO: frozenset({"video/mp4", "video/3gpp"}),
+}
+TOKEN_ERROR_CODES = frozenset({"InvalidToken", "Unauthenticated"})
+MAX_MOVES = 3
+
+
+class KaizalaSettings(ProviderSettings):
+    """Kaizala credentials: token-refresh mode or static-token mode; none means sandbox."""
+
+    model_config = SettingsConfigDict(env_prefix="KAIZALA_", env_file=".env", extra="ignore")
+
+    auth_url: str = "https://api.kaiza.la"
+    application_id: str | None = None
+    application_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    endpoint_url: str | None = None
+    access_token: SecretStr | None = None
+    album_max_images: int = Field(default=10, ge=2, le=100)
+    token_refresh_margin_s: float = Field(default=300.0, ge=0)
+
+    @property
+    def refresh_mode(self) -> bool:
+        return self.application_id is not None
+
+    @property
+    def live(self) -> bool:
+        return self.refresh_mode or self.access_token is not None
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> KaizalaSettings:
+        refresh = (self.application_id, self.application_secret, self.refresh_token)
+        static = (self.endpoint_url, self.access_token)
+        if any(v is not None for v in refresh) and None in refresh:
+            raise ValueError(
+                "token-refresh mode needs KAIZALA_APPLICATION_ID, KAIZALA_APPLICATION_SECRET "
+                "and KAIZALA_REFRESH_TOKEN together"
+            )
+        if self.access_token is not None and self.endpoint_url is None:
+            raise ValueError(
+                "static-token mode needs KAIZALA_ENDPOINT_URL with KAIZALA_ACCESS_TOKEN"
+            )
+        if self.refresh_mode and any(v is not None for v in static):
+            raise ValueError("set either the token-refresh variables or the static-token ones")
+        self.refuse_placeholders(
+            KAIZALA_APPLICATION_SECRET=self.application_secret,
+            KAIZALA_REFRESH_TOKEN=self.refresh_token,
+            KAIZALA_ACCESS_TOKEN=self.access_token,
+        )
+        return self
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: float  # time.time() after which the token is refreshed before use
+
+
+class KaizalaProvider:
+    """Sends media to a Kaizala group: one upload to /v1/media, one action post."""
+
+    def __init__(
+        self,
+        settings: KaizalaSettings,
+        client: httpx.AsyncClient,
+        *,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._redact = Redactor()
+        self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
+        self._auth_base = normalize_base(settings.auth_url)
+        self._base = normalize_base(settings.endpoint_url or "")
+        self._refresh_token = (
+            settings.refresh_token.get_secret_value() if settings.refresh_token else ""
+        )
+        self._token: _Token | None = None
+        self._lock = asyncio.Lock()
+        if settings.access_token is not None:
+            self._token = _Token(settings.access_token.get_secret_value(), float("inf"))
+        for secret in (settings.application_secret, settings.refresh_token, settings.access_token):
+            self._redact.add(secret.get_secret_value() if secret else None)
+        self._capabilities = Capabilities(
+            formats=FORMATS,
+            required_fields=frozenset({"group_id"}),
+            album_sizes=(2, settings.album_max_images),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def base_url(self) -> str:
+        """Where resource calls go now (after any 308 move)."""
+        return self._base
+
+    async def send(self, request: MediaRequest) -> Delivery:
+        assert request.group_id is not None, "the gateway checks required_fields"
+        media_resource = await self._upload(request)
+        try:
+            return await self._post(request, request.group_id, media_resource)
+        except ProviderError as exc:
+            exc.media_id = media_resource
+            raise
+
+    async def _upload(self, request: MediaRequest) -> str:
+        files = [("files", (f.filename, f.stream, f.content_type)) for f in request.files]
+
+        def build(base: str, token: str) -> httpx.Request:
+            return httpx.Request(
+                "POST", f"{base}/v1/media", headers={"accessToken": token}, files=files
+            )
+
+        body = self._body(await self._call(Stage.UPLOAD, build), Stage.UPLOAD)
+        media_resource = body.get("mediaResource")
+        if not isinstance(media_resource, str) or not media_resource:
+            raise self._unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
+        return media_resource
+
+    async def _post(self, request: MediaRequest, group_id: str, media_resource: str) -> Delivery:
+        action_body: dict[str, str] = {"mediaResource": media_resource}
+        if request.caption:
+            action_body["caption"] = request.caption
+        payload = {"actionType": ACTION_TYPES[request.media_type], "actionBody": action_body}
+        path = f"/v1/groups/{quote(group_id, safe='')}/actions"
+
+        def build(base: str, token: str) -> httpx.Request:
+            return httpx.Request(
+                "POST", f"{base}{path}", headers={"accessToken": token}, json=payload
+            )
+
+        body = self._body(await self._call(Stage.POST, build), Stage.POST)
+        reference_id = body.get("referenceId")
+        action_id = body.get("actionId")
+        if not isinstance(reference_id, str) or not reference_id:
+            raise self._unreadable(Stage.POST, "no referenceId in the action answer")
+        return Delivery(
+            media_id=media_resource,
+            reference_id=reference_id,
+            action_id=action_id if isinstance(action_id, str) and action_id else None,
+        )
+
+    async def _call(self, stage: Stage, build: Callable[[str, str], httpx.Request]) -> Answer:
+        """One resource call: follows 308 moves, and refreshes the token once when refused."""
+        token = await self._current_token()
+        refreshed = False
+        moves = 0
+        while True:
+            request = build(self._base, token.value)
+            answer = await self._upstream.send(request, stage)
+            if answer.status == 308:
+                moves += 1
+                self._base = self._moved(request, answer, stage, moves)
+                continue
+            if _token_refused(answer) and not refreshed and self._settings.refresh_mode:
+                token = await self._renew_token(token)
+                refreshed = True
+                continue
+            return answer
+
+    def _moved(self, request: httpx.Request, answer: Answer, stage: Stage, moves: int) -> str:
+        """The new base named by a 308, so the call and every later one go there."""
+        location = answer.headers.get("location")
+        if not location or moves > MAX_MOVES:
+            raise self._upstream.error(
+                ProviderFailedError, "kaizala kept moving the endpoint", answer, stage, None
+            )
+        target = urljoin(str(request.url), location)
+        path = request.url.path
+        api_path = path[path.index("/v1/") :] if "/v1/" in path else path
+        target_path = urlsplit(target).path
+        base = target[: target.rindex(api_path)] if target_path.endswith(api_path) else target
+        log.info("kaizala endpoint moved", extra={"stage": stage.value, "new_base": base})
+        return normalize_base(base.split("?", 1)[0])
+
+    async def _current_token(self) -> _Token:
+        token = self._token
+        if token is not None and self._clock() < token.refresh_at:
+            return token
+        if not self._settings.refresh_mode:
+            assert token is not None
+            return token
+        async with self._lock:
+            if self._token is token:
+                self._token = await self._fetch_token()
+            assert self._token is not None
+            return self._token
+
+    async def _renew_token(self, stale: _Token) -> _Token:
+        """A fresh token after `stale` was refused; concurrent callers share one fetch."""
+        async with self._lock:
+            if self._token is stale or self._token is None:
+                self._token = await self._fetch_token()
+            return self._token
+
+    async def _fetch_token(self) -> _Token:
+        settings = self._settings
+        assert settings.application_id is not None
+        assert settings.application_secret is not None
+        headers = {
+            "applicationId": settings.application_id,
+            "applicationSecret": settings.application_secret.get_secret_value(),
+            "refreshToken": self._refresh_token,
+        }
+        moves = 0
+        while True:
+            request = httpx.Request("GET", f"{self._auth_base}/v1/accessToken", headers=headers)
+            answer = await self._upstream.send(request, Stage.AUTH)
+            if answer.status != 308:
+                break
+            moves += 1
+            self._auth_base = self._moved(request, answer, Stage.AUTH, moves)
+        body = self._body(answer, Stage.AUTH)
+        value, endpoint, expiry = (
+            body.get("accessToken"),
+            body.get("endpointUrl"),
+            body.get("accessTokenExpiry"),
+        )
+        if not isinstance(value, str) or not value or not isinstance(endpoint, str):
+            raise self._unreadable(Stage.AUTH, "the token answer lacks accessToken or endpointUrl")
+        if not isinstance(expiry, int | float) or isinstance(expiry, bool):
+            raise self._unreadable(Stage.AUTH, "the token answer lacks accessTokenExpiry")
+        self._redact.add(value)
+        replacement = body.get("refreshToken")
+        if isinstance(replacement, str) and replacement and replacement != self._refresh_token:
+            # Kaizala rotates the refresh token near the end of its life; the old one stops working.
+            self._refresh_token = replacement
+            self._redact.add(replacement)
+            log.warning(
+                "kaizala issued a replacement refresh token; it is used from now on, "
+                "store it in KAIZALA_REFRESH_TOKEN before the next restart"
+            )
+        now = self._clock()
+        expires = float(expiry) / 1000.0
+        margin = min(settings.token_refresh_margin_s, max(0.0, (expires - now) / 2))
+        self._base = normalize_base(endpoint)
+        return _Token(value, expires - margin)
+
+    def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
+        """The JSON object of a successful answer, or the mapped error of a failed one."""
+        if answer.status != 200:
+            raise self._failure(answer, stage)
+        body = answer.json()
+        if not isinstance(body, dict):
+            raise self._unreadable(stage, "kaizala answered 200 with a body that is not JSON")
+        return body
+
+    def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
+        """Every failed Kaizala answer maps to the error tree here, by status and errorCode."""
+        body = answer.json()
+        code = body.get("errorCode") if isinstance(body, dict) else None
+        message = message_of(body)
+        if answer.status == 401 or code in TOKEN_ERROR_CODES:
+            kind: type[ProviderError] = ProviderAuthError
+            detail = "kaizala refused the gateway's access token"
+        elif code == "InvalidParameters" and answer.status < 500:
+            kind, detail = ProviderRejectedError, "kaizala refused the request's parameters"
+        else:
+            kind = status_error(answer.status)
+            detail = f"kaizala answered {answer.status} at {stage.value}"
+        if kind is ProviderFailedError and message is None and answer.content:
+            message = answer.content[:200].decode("utf-8", "replace")
+        return self._upstream.error(kind, detail, answer, stage, message)
+
+    def _unreadable(self, stage: Stage, detail: str) -> ProviderError:
+        return ProviderFailedError(detail, provider=NAME, stage=stage, status=200)
+
+
+def _token_refused(answer: Answer) -> bool:
+    if answer.status == 401:
+        return True
+    if 400 <= answer.status < 500:
+        body = answer.json()
+        return isinstance(body, dict) and body.get("errorCode") in TOKEN_ERROR_CODES
+    return False
