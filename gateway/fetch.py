@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 from typing import Any
@@ -36,9 +36,9 @@ def address_allowed(address: str) -> bool:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves the host itself, refuses internal addresses, and connects to a checked one."""
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, allowed: Callable[[str], bool]) -> None:
         self._inner = httpcore.AnyIOBackend()
-        self._allow_private = allow_private
+        self._allowed = allowed
 
     async def connect_tcp(
         self,
@@ -55,10 +55,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}") from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not self._allow_private:
-            for address in addresses:
-                if not address_allowed(address):
-                    raise BlockedAddressError(f"{host} resolves to the internal address {address}")
+        for address in addresses:
+            if not self._allowed(address):
+                raise BlockedAddressError(f"{host} resolves to the internal address {address}")
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
         for address in addresses:
             try:
@@ -94,9 +93,17 @@ class Download:
 class Fetcher:
     """Downloads URLs through one guarded connection pool."""
 
-    def __init__(self, *, allow_private: bool, timeout: float, max_redirects: int) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        timeout: float,
+        max_redirects: int,
+        allowed: Callable[[str], bool] | None = None,
+    ) -> None:
+        policy = allowed or ((lambda _: True) if allow_private else address_allowed)
         self._pool = httpcore.AsyncConnectionPool(
-            network_backend=GuardedBackend(allow_private=allow_private), max_connections=50
+            network_backend=GuardedBackend(policy), max_connections=50
         )
         self._timeout = timeout
         self._max_redirects = max_redirects

@@ -1,0 +1,156 @@
+"""URL downloads: internal addresses refused on every hop, limits, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
+from gateway.fetch import Fetcher, address_allowed
+from tests import samples
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("127.9.9.9", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("::ffff:10.0.0.1", False),
+        ("224.0.0.1", False),
+        ("255.255.255.255", False),
+    ],
+)
+def test_address_policy(address: str, allowed: bool) -> None:
+    assert address_allowed(address) is allowed
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        port = self.server.server_address[1]
+        routes = {
+            "/photo.png": lambda: self._send(200, samples.png(), "image/png"),
+            "/big": lambda: self._send(200, b"x" * 50_000, "application/octet-stream"),
+            "/missing": lambda: self._send(404, b"no", "text/plain"),
+            "/to-photo": lambda: self._redirect("/photo.png"),
+            "/to-other-host": lambda: self._redirect(f"http://127.0.0.2:{port}/photo.png"),
+            "/to-ftp": lambda: self._redirect("ftp://127.0.0.1/x"),
+            "/loop": lambda: self._redirect("/loop"),
+            "/slow": self._slow,
+        }
+        routes.get(self.path, lambda: self._send(404, b"", "text/plain"))()
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _slow(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        for _ in range(100):
+            self.wfile.write(b"x")
+            self.wfile.flush()
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[str]:
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def fetcher(**overrides: object) -> Fetcher:
+    options: dict[str, object] = {"allow_private": True, "timeout": 5.0, "max_redirects": 3}
+    options.update(overrides)
+    return Fetcher(**options)  # type: ignore[arg-type]
+
+
+async def test_download_with_redirect(origin: str) -> None:
+    f = fetcher()
+    download = await f.fetch(f"{origin}/to-photo", limit=10_000)
+    with download.file:
+        assert download.file.read() == samples.png()
+    assert (download.filename, download.content_type, download.size) == (
+        "photo.png",
+        "image/png",
+        len(samples.png()),
+    )
+    await f.aclose()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_loopback_is_refused_by_default(origin: str, host: str) -> None:
+    f = fetcher(allow_private=False)
+    url = origin.replace("127.0.0.1", host) + "/photo.png"
+    with pytest.raises(UrlNotAllowedError):
+        await f.fetch(url, limit=10_000)
+    await f.aclose()
+
+
+async def test_every_redirect_hop_is_checked(origin: str) -> None:
+    # The first host is allowed; the redirect's host is not, so the second hop is refused.
+    f = fetcher(allowed=lambda address: address == "127.0.0.1")
+    download = await f.fetch(f"{origin}/photo.png", limit=10_000)
+    download.file.close()
+    with pytest.raises(UrlNotAllowedError, match=r"127\.0\.0\.2"):
+        await f.fetch(f"{origin}/to-other-host", limit=10_000)
+    await f.aclose()
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "message"),
+    [
+        ("/missing", UrlFetchFailedError, "HTTP 404"),
+        ("/big", UrlFetchFailedError, "over the limit"),
+        ("/loop", UrlFetchFailedError, "redirected more than 3"),
+        ("/to-ftp", UrlNotAllowedError, "http and https"),
+        ("/slow", UrlFetchFailedError, "within 0.5 s"),
+    ],
+)
+async def test_failures(origin: str, path: str, error: type[Exception], message: str) -> None:
+    f = fetcher(timeout=0.5)
+    with pytest.raises(error, match=message):
+        await f.fetch(f"{origin}{path}", limit=10_000)
+    await f.aclose()
+
+
+async def test_unreachable_server() -> None:
+    f = fetcher()
+    with pytest.raises(UrlFetchFailedError, match="could not be reached"):
+        await f.fetch("http://127.0.0.1:9/photo.png", limit=10_000)
+    await f.aclose()

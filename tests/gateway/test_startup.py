@@ -1,0 +1,151 @@
+"""Startup rules, client keys, logs, and readiness with a real Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+
+import pytest
+
+from gateway.app import create_app
+from gateway.logs import JsonFormatter
+from gateway.runtime import StartupError
+from gateway.settings import Settings
+from tests import samples
+from tests.gateway.conftest import AppClient, serve
+
+pytestmark = pytest.mark.anyio
+
+KEY = "client-key-0123456789"
+
+
+async def test_live_credentials_without_client_keys_refuse_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GUPSHUP_APP_ID", "app-1")
+    monkeypatch.setenv("GUPSHUP_APP_TOKEN", "sk_live_secret_value")
+    with pytest.raises(StartupError, match="GATEWAY_API_KEYS is empty") as caught:
+        async with serve(create_app(Settings(_env_file=None))):
+            pass
+    assert "sk_live_secret_value" not in str(caught.value)
+
+
+async def test_allow_anonymous_serves_live_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUPSHUP_APP_ID", "app-1")
+    monkeypatch.setenv("GUPSHUP_APP_TOKEN", "sk_live_secret_value")
+    async with serve(create_app(Settings(_env_file=None, allow_anonymous=True))) as client:
+        ready = (await client.get("/readyz")).json()
+    assert ready["providers"] == {"kaizala": "sandbox", "gupshup": "live"}
+
+
+async def test_invalid_provider_settings_name_the_problem_not_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAIZALA_APPLICATION_ID", "app")
+    monkeypatch.setenv("KAIZALA_APPLICATION_SECRET", "super-secret-value-1")
+    with pytest.raises(
+        StartupError, match=r"invalid kaizala settings: .*KAIZALA_REFRESH_TOKEN"
+    ) as caught:
+        async with serve(create_app(Settings(_env_file=None))):
+            pass
+    assert "super-secret-value-1" not in str(caught.value)
+
+
+def test_short_client_keys_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        Settings(_env_file=None, api_keys="short,also-short")
+
+
+def test_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_API_KEYS", f" {KEY} , other-key-0123456789 ")
+    keys = [k.get_secret_value() for k in Settings(_env_file=None).api_keys]
+    assert keys == [KEY, "other-key-0123456789"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"X-API-Key": "wrong-key-0123456789"}, 401), ({"X-API-Key": KEY}, 200)],
+)
+async def test_client_keys(app_client: AppClient, headers: dict[str, str], status: int) -> None:
+    async with app_client(api_keys=f"other-key-0123456789,{KEY}") as client:
+        response = await client.post(
+            "/send-media",
+            headers=headers,
+            data={"provider": "kaizala", "group_id": "g@1"},
+            files={"file": ("a.png", samples.png(), "image/png")},
+        )
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json()["code"] == "unauthorized"
+    # Health and docs stay open for probes and people.
+
+
+async def test_probes_and_docs_need_no_key(app_client: AppClient) -> None:
+    async with app_client(api_keys=KEY) as client:
+        for path in ("/healthz", "/readyz", "/docs", "/openapi.json"):
+            assert (await client.get(path)).status_code == 200, path
+
+
+async def test_logs_are_json_with_request_id_and_no_secrets(
+    app_client: AppClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with app_client(api_keys=KEY) as client:
+        await client.post(
+            "/send-media",
+            headers={"X-API-Key": KEY, "X-Request-ID": "trace-42"},
+            data={"provider": "gupshup", "app_id": "sandbox-500"},
+            files={"file": ("a.png", samples.png(), "image/png")},
+        )
+        await client.post("/send-media", headers={"X-API-Key": "guess-" + KEY})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    traced = [line for line in lines if line.get("request_id") == "trace-42"]
+    assert {line["message"] for line in traced} >= {"provider failed", "request"}
+    access = next(line for line in traced if line["message"] == "request")
+    assert (access["status"], access["path"]) == (502, "/send-media")
+    text = json.dumps(lines)
+    assert KEY not in text
+    assert "sandbox-partner-secret" not in text
+
+
+def test_formatter_masks_registered_secrets_anywhere() -> None:
+    formatter = JsonFormatter(["s3cret-value"])
+    record = logging.makeLogRecord(
+        {"msg": "token s3cret-value", "args": (), "extra_field": "x s3cret-value"}
+    )
+    record.extra_field = "x s3cret-value"
+    line = formatter.format(record)
+    assert "s3cret-value" not in line
+    assert json.loads(line)["extra_field"] == "x [redacted]"
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return url
+    except OSError:
+        return None
+
+
+@pytest.mark.redis
+async def test_readiness_with_a_real_redis(app_client: AppClient) -> None:
+    url = redis_url()
+    if url is None:
+        pytest.skip(
+            "no Redis on 127.0.0.1:6379 (.ci/run starts one; start redis-server to run this)"
+        )
+    async with app_client(redis_url=url) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["redis"] == "ok"
+
+
+async def test_readiness_fails_when_redis_is_unreachable(app_client: AppClient) -> None:
+    async with app_client(redis_url="redis://127.0.0.1:9/0") as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["content-type"] == "application/problem+json"
+    assert ready.json()["code"] == "not_ready"
+    assert ready.json()["redis"] == "unreachable"

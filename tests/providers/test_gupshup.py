@@ -1,0 +1,242 @@
+"""Gupshup adapter against respx: both token modes, both media variants, error mapping."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from pydantic import SecretStr
+
+from providers import MediaFile, MediaRequest, MediaType
+from providers import errors as pe
+from providers.gupshup import GupshupProvider, GupshupSettings
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://gs.test"
+MEDIA = f"{BASE}/partner/app/app-1/media"
+
+
+@pytest.fixture
+async def http() -> Any:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def static(http: httpx.AsyncClient, **extra: Any) -> GupshupProvider:
+    settings = GupshupSettings(
+        _env_file=None,
+        base_url=BASE + "/",
+        app_id="app-1",
+        app_token=SecretStr("sk_static_token"),
+        **extra,
+    )
+    return GupshupProvider(settings, http, timeout=5)
+
+
+def chain(http: httpx.AsyncClient) -> GupshupProvider:
+    settings = GupshupSettings(
+        _env_file=None,
+        base_url=BASE,
+        partner_email="ops@example.com",
+        partner_secret=SecretStr("partner-secret-1"),
+    )
+    return GupshupProvider(settings, http, timeout=5)
+
+
+def pdf_request(app_id: str | None = None) -> MediaRequest:
+    data = b"%PDF-1.4 test"
+    media = MediaFile(
+        filename="a.pdf", content_type="application/pdf", size=len(data), stream=io.BytesIO(data)
+    )
+    return MediaRequest(media_type=MediaType.DOCUMENT, files=[media], app_id=app_id)
+
+
+def url_request(app_id: str | None = None) -> MediaRequest:
+    return MediaRequest(
+        media_type=MediaType.IMAGE,
+        url="https://cdn.example.com/a.png",
+        content_type="image/png",
+        app_id=app_id,
+    )
+
+
+OK = httpx.Response(200, json={"mediaId": "123456", "status": "success"})
+
+
+@respx.mock
+async def test_url_variant_is_multipart_with_both_token_headers(http: httpx.AsyncClient) -> None:
+    route = respx.post(MEDIA).mock(return_value=OK)
+    delivery = await static(http).send(url_request())
+    assert delivery.media_id == "123456"
+    sent = route.calls.last.request
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    assert sent.headers["Authorization"] == "sk_static_token"
+    assert sent.headers["token"] == "sk_static_token"
+    assert b'name="file"\r\n\r\nhttps://cdn.example.com/a.png' in sent.content
+    assert b'name="file_type"\r\n\r\nimage/png' in sent.content
+
+
+@respx.mock
+async def test_file_variant_uploads_the_bytes(http: httpx.AsyncClient) -> None:
+    route = respx.post(MEDIA).mock(return_value=OK)
+    await static(http).send(pdf_request())
+    content = route.calls.last.request.content
+    assert (
+        b'name="file"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 test'
+        in content
+    )
+    assert b'name="file_type"\r\n\r\napplication/pdf' in content
+
+
+@respx.mock
+async def test_numeric_media_id_is_returned_as_string(http: httpx.AsyncClient) -> None:
+    respx.post(MEDIA).mock(
+        return_value=httpx.Response(200, json={"mediaId": 987, "status": "success"})
+    )
+    assert (await static(http).send(pdf_request())).media_id == "987"
+
+
+async def test_static_mode_refuses_other_apps_without_calling(http: httpx.AsyncClient) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(url__regex=r".*/media$").mock(return_value=OK)
+        with pytest.raises(pe.ProviderAuthError, match="only for app app-1"):
+            await static(http).send(pdf_request(app_id="other"))
+        assert route.call_count == 0
+
+
+@respx.mock
+async def test_token_chain_logs_in_fetches_app_token_and_caches_both(
+    http: httpx.AsyncClient,
+) -> None:
+    login = respx.post(f"{BASE}/partner/account/login").mock(
+        return_value=httpx.Response(200, json={"token": "partner-tok"})
+    )
+    app_token = respx.get(f"{BASE}/partner/app/app-9/token").mock(
+        return_value=httpx.Response(
+            200, json={"status": "success", "token": {"token": "sk_app9", "expiresOn": 0}}
+        )
+    )
+    media = respx.post(f"{BASE}/partner/app/app-9/media").mock(return_value=OK)
+    gs = chain(http)
+    await gs.send(pdf_request("app-9"))
+    await gs.send(pdf_request("app-9"))
+    assert login.call_count == 1
+    assert app_token.call_count == 1
+    form = login.calls.last.request.content
+    assert b"email=ops%40example.com" in form
+    assert b"password=partner-secret-1" in form
+    assert app_token.calls.last.request.headers["Authorization"] == "partner-tok"
+    assert media.calls.last.request.headers["token"] == "sk_app9"
+
+
+@respx.mock
+async def test_token_chain_refetches_once_on_401(http: httpx.AsyncClient) -> None:
+    respx.post(f"{BASE}/partner/account/login").mock(
+        side_effect=[
+            httpx.Response(200, json={"token": "p1"}),
+            httpx.Response(200, json={"token": "p2"}),
+        ]
+    )
+    respx.get(f"{BASE}/partner/app/app-1/token").mock(
+        side_effect=[
+            httpx.Response(200, json={"status": "success", "token": {"token": "sk_1"}}),
+            httpx.Response(200, json={"status": "success", "token": {"token": "sk_2"}}),
+        ]
+    )
+    media = respx.post(MEDIA).mock(side_effect=[httpx.Response(401, text="expired"), OK])
+    await chain(http).send(pdf_request("app-1"))
+    assert [c.request.headers["token"] for c in media.calls] == ["sk_1", "sk_2"]
+
+
+@respx.mock
+async def test_token_chain_second_401_is_an_auth_failure(http: httpx.AsyncClient) -> None:
+    respx.post(f"{BASE}/partner/account/login").mock(
+        return_value=httpx.Response(200, json={"token": "p"})
+    )
+    respx.get(f"{BASE}/partner/app/app-1/token").mock(
+        return_value=httpx.Response(200, json={"status": "success", "token": {"token": "sk"}})
+    )
+    media = respx.post(MEDIA).mock(return_value=httpx.Response(401))
+    with pytest.raises(pe.ProviderAuthError):
+        await chain(http).send(pdf_request("app-1"))
+    assert media.call_count == 2
+
+
+@respx.mock
+async def test_refused_login_fails_at_auth(http: httpx.AsyncClient) -> None:
+    respx.post(f"{BASE}/partner/account/login").mock(
+        return_value=httpx.Response(
+            401, json={"status": "error", "message": "Invalid email or secret"}
+        )
+    )
+    with pytest.raises(pe.ProviderAuthError) as caught:
+        await chain(http).send(pdf_request("app-1"))
+    assert caught.value.stage is pe.Stage.AUTH
+    assert caught.value.message == "Invalid email or secret"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "message"),
+    [
+        (httpx.Response(400, json={"message": "Only CAPI apps allowed to generate media ID", "status": "error"}),
+         pe.ProviderRejectedError, "Only CAPI apps allowed to generate media ID"),
+        (httpx.Response(413, json={"message": "File size exceeds the maximum limit!", "status": "error"}),
+         pe.MediaTooLargeError, "File size exceeds the maximum limit!"),
+        (httpx.Response(500, json={"message": "Unable to upload requested Media", "status": "error"}),
+         pe.ProviderFailedError, "Unable to upload requested Media"),
+        (httpx.Response(429, json={"status": "error", "message": "Too Many Requests"}), pe.RateLimitedError, "Too Many Requests"),
+        (httpx.Response(401, text="nope"), pe.ProviderAuthError, None),
+        (httpx.Response(403, json={"message": "forbidden"}), pe.ProviderAuthError, "forbidden"),
+        (httpx.Response(404, json={"message": "no app"}), pe.ProviderRejectedError, "no app"),
+        (httpx.Response(502, text="<html>bad gateway</html>"), pe.ProviderFailedError, None),
+        (httpx.Response(200, text="<html>ok?</html>"), pe.ProviderFailedError, None),
+        (httpx.Response(200, json={"status": "error", "message": "weird"}), pe.ProviderFailedError, "weird"),
+    ],
+)  # fmt: skip
+@respx.mock
+async def test_failures_map_to_the_error_tree(
+    http: httpx.AsyncClient, answer: httpx.Response, expected: type, message: str | None
+) -> None:
+    respx.post(MEDIA).mock(return_value=answer)
+    with pytest.raises(expected) as caught:
+        await static(http).send(pdf_request())
+    error = caught.value
+    assert (error.provider, error.stage, error.status) == (
+        "gupshup",
+        pe.Stage.UPLOAD,
+        answer.status_code,
+    )
+    assert error.message == message
+    if expected is pe.RateLimitedError:
+        assert error.retry_after == 1  # Gupshup's documented cool-down when no Retry-After is sent
+
+
+@respx.mock
+async def test_connection_refused_is_unavailable(http: httpx.AsyncClient) -> None:
+    respx.post(MEDIA).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(pe.ProviderUnavailableError):
+        await static(http).send(pdf_request())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GUPSHUP_APP_TOKEN": "sk_real_1"}, "needs GUPSHUP_APP_ID"),
+        (
+            {"GUPSHUP_PARTNER_EMAIL": "a@b.c"},
+            "needs GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET",
+        ),
+        ({"GUPSHUP_APP_ID": "a", "GUPSHUP_APP_TOKEN": "<your token>"}, "placeholder"),
+    ],
+)
+def test_settings_refuse_partial_or_placeholder_credentials(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=message):
+        GupshupSettings()
