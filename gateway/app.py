@@ -17,7 +17,7 @@ from gateway.routes import router
 from gateway.runtime import build_runtime, load_provider_settings, secrets_of
 from gateway.schemas import SendMediaFields, SendMediaJson
 from gateway.settings import Settings, get_settings
-from providers import ProviderSettings, ProviderSpec, discover
+from providers import MediaType, ProviderSettings, ProviderSpec, discover
 
 log = logging.getLogger("gateway")
 
@@ -65,6 +65,26 @@ def create_app(
     return app
 
 
+def _flatten_optional(prop: dict[str, Any]) -> None:
+    """Turn `anyOf: [X, null]` with `default: null` into plain X with an empty example.
+
+    Swagger UI fills each form input with the schema's example, else with a sample value
+    ("string"); an empty example leaves the input empty, so nothing unwanted is sent.
+    """
+    variants = prop.pop("anyOf", None)
+    if variants is not None:
+        for variant in variants:
+            if variant.get("type") != "null":
+                for key, value in variant.items():
+                    prop.setdefault(key, value)
+    if prop.get("default", "") is None:
+        del prop["default"]
+        if prop.get("type") == "string":
+            prop["examples"] = [""]
+        else:
+            prop.pop("examples", None)
+
+
 def _publish_openapi(app: FastAPI, provider_names: list[str]) -> None:
     """Document both request bodies of /send-media and the problem+json error responses."""
     default_openapi = app.openapi
@@ -82,6 +102,16 @@ def _publish_openapi(app: FastAPI, provider_names: list[str]) -> None:
             schemas.update(body.pop("$defs", {}))
             body["properties"]["provider"]["enum"] = provider_names
         form["title"] = "SendMediaForm"
+        # A form has no null: an absent field is simply not sent. Without this, Swagger UI
+        # pre-fills optional inputs with the text "null" and the url input with its example.
+        for prop in form["properties"].values():
+            _flatten_optional(prop)
+        form["properties"]["media_type"] = {
+            "type": "string",
+            "enum": [m.value for m in MediaType],
+            "description": form["properties"]["media_type"].get("description", ""),
+            "examples": [""],
+        }
         form["properties"] = {
             "file": {
                 "type": "array",

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
@@ -49,6 +50,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # Nobody is left to answer; not a gateway failure.
+            status = 499
         except Exception as exc:
             if response_started:
                 log.error("error after the response started", exc_info=exc)
