@@ -222,6 +222,11 @@ def render(exc: BaseException) -> JSONResponse:
     return render_unexpected(exc)
 
 
+def field_error(field_name: str, message: str) -> dict[str, Any]:
+    """One entry of a validation problem's `errors` list."""
+    return {"field": field_name, "message": message, "type": "value_error"}
+
+
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic/FastAPI error entries as the problem's `errors` list: field, message, type."""
     out = []

@@ -17,6 +17,7 @@ from gateway.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaError,
+    field_error,
     validation_errors,
 )
 from gateway.media import normalize
@@ -89,7 +90,7 @@ def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
     for key, value in items:
         if isinstance(value, UploadFile):
             if key != "file":
-                problems.append(_problem(key, "only the file field takes files"))
+                problems.append(field_error(key, "only the file field takes files"))
             elif value.filename or value.size:
                 # Browsers send an empty, nameless part for a file input left empty.
                 files.append(
@@ -102,9 +103,9 @@ def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
                 )
         elif key == "file":
             if value:
-                problems.append(_problem("file", "file must be a file; send a link in url"))
+                problems.append(field_error("file", "file must be a file; send a link in url"))
         elif key in values:
-            problems.append(_problem(key, "the field is given more than once"))
+            problems.append(field_error(key, "the field is given more than once"))
         elif value != "":
             values[key] = value
     if problems:
@@ -119,10 +120,6 @@ def _parse(model: type[M], data: Any) -> M:
         raise InvalidRequestError(
             "The request is invalid.", errors=validation_errors(exc.errors())
         ) from None
-
-
-def _problem(field_name: str, message: str) -> dict[str, Any]:
-    return {"field": field_name, "message": message, "type": "value_error"}
 
 
 def _basename(filename: str) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaError,
+    field_error,
 )
 from gateway.fetch import Fetcher
 from gateway.intake import SendOrder, Upload
@@ -60,16 +60,18 @@ class MediaService:
     def _check_fields(self, order: SendOrder, caps: Capabilities) -> None:
         fields = order.fields
         problems = [
-            _entry(name, f"{name} is required by {fields.provider}")
+            field_error(name, f"{name} is required by {fields.provider}")
             for name in sorted(caps.required_fields)
             if getattr(fields, name) is None
         ]
         if bool(order.files) == (fields.url is not None):
-            problems.append(_entry("file", "send exactly one of file (one or more) and url"))
+            problems.append(field_error("file", "send exactly one of file (one or more) and url"))
         if fields.caption and not caps.captions:
-            problems.append(_entry("caption", f"{fields.provider} media uploads take no caption"))
+            problems.append(
+                field_error("caption", f"{fields.provider} media uploads take no caption")
+            )
         if fields.file_type is not None and fields.url is None:
-            problems.append(_entry("file_type", "file_type is only for url sends"))
+            problems.append(field_error("file_type", "file_type is only for url sends"))
         if problems:
             raise InvalidRequestError("The request is invalid.", errors=problems)
 
@@ -182,9 +184,5 @@ class MediaService:
             )
 
 
-def _entry(field_name: str, message: str) -> dict[str, Any]:
-    return {"field": field_name, "message": message, "type": "value_error"}
-
-
 def _invalid(field_name: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(message, errors=[_entry(field_name, message)])
+    return InvalidRequestError(message, errors=[field_error(field_name, message)])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +14,15 @@ from pydantic_settings import SettingsConfigDict
 
 from providers.base import Capabilities, Delivery, MediaRequest, MediaType, ProviderSettings
 from providers.errors import ProviderAuthError, ProviderError, ProviderFailedError, Stage
-from providers.http import Answer, Redactor, Upstream, message_of, normalize_base, status_error
+from providers.http import (
+    Answer,
+    Redactor,
+    Token,
+    Upstream,
+    message_of,
+    normalize_base,
+    status_error,
+)
 
 NAME = "gupshup"
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -76,12 +83,6 @@ class GupshupSettings(ProviderSettings):
         return self
 
 
-@dataclass(frozen=True)
-class _Token:
-    value: str
-    refresh_at: float
-
-
 class GupshupProvider:
     """Uploads one file, or passes one URL, to /partner/app/{appId}/media."""
 
@@ -98,13 +99,11 @@ class GupshupProvider:
         self._redact = Redactor()
         self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
         self._base = normalize_base(settings.base_url)
-        self._partner: _Token | None = None
-        self._apps: dict[str, _Token] = {}
+        self._partner: Token | None = None
+        self._apps: dict[str, Token] = {}
         self._lock = asyncio.Lock()
         if settings.app_token is not None and settings.app_id is not None:
-            self._apps[settings.app_id] = _Token(
-                settings.app_token.get_secret_value(), float("inf")
-            )
+            self._apps[settings.app_id] = Token(settings.app_token.get_secret_value(), float("inf"))
         for secret in (settings.app_token, settings.partner_secret):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
@@ -169,7 +168,7 @@ class GupshupProvider:
             "POST", url, headers={"Authorization": token, "token": token}, files=parts
         )
 
-    async def _app_token(self, app_id: str) -> _Token:
+    async def _app_token(self, app_id: str) -> Token:
         token = self._apps.get(app_id)
         if token is not None and self._clock() < token.refresh_at:
             return token
@@ -179,7 +178,7 @@ class GupshupProvider:
                 current = await self._fetch_app_token(app_id)
             return current
 
-    async def _renew_app_token(self, app_id: str, stale: _Token) -> _Token:
+    async def _renew_app_token(self, app_id: str, stale: Token) -> Token:
         async with self._lock:
             current = self._apps.get(app_id)
             if current is stale or current is None:
@@ -187,7 +186,7 @@ class GupshupProvider:
                 current = await self._fetch_app_token(app_id)
             return current
 
-    async def _fetch_app_token(self, app_id: str) -> _Token:
+    async def _fetch_app_token(self, app_id: str) -> Token:
         """GET /partner/app/{appId}/token with the partner token (logging in when needed)."""
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/token"
         partner = await self._partner_token()
@@ -216,11 +215,11 @@ class GupshupProvider:
         if isinstance(expires_on, int | float) and expires_on > 0:
             # expiresOn is epoch milliseconds; 0 means the token does not expire.
             refresh_at = float(expires_on) / 1000.0 - 60.0
-        token = _Token(value, refresh_at)
+        token = Token(value, refresh_at)
         self._apps[app_id] = token
         return token
 
-    async def _partner_token(self) -> _Token:
+    async def _partner_token(self) -> Token:
         if self._partner is not None and self._clock() < self._partner.refresh_at:
             return self._partner
         settings = self._settings
@@ -239,7 +238,7 @@ class GupshupProvider:
                 "gupshup's login answer has no token", provider=NAME, stage=Stage.AUTH, status=200
             )
         self._redact.add(value)
-        self._partner = _Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
+        self._partner = Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
         return self._partner
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:

@@ -46,6 +46,14 @@ class Answer:
             return None
 
 
+@dataclass(frozen=True)
+class Token:
+    """A credential and the time.time() after which it is renewed before use."""
+
+    value: str
+    refresh_at: float
+
+
 class Redactor:
     """Removes an adapter's secrets (configured and fetched) from text that leaves it."""
 

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -28,7 +27,15 @@ from providers.errors import (
     ProviderRejectedError,
     Stage,
 )
-from providers.http import Answer, Redactor, Upstream, message_of, normalize_base, status_error
+from providers.http import (
+    Answer,
+    Redactor,
+    Token,
+    Upstream,
+    message_of,
+    normalize_base,
+    status_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +114,6 @@ class KaizalaSettings(ProviderSettings):
         return self
 
 
-@dataclass(frozen=True)
-class _Token:
-    value: str
-    refresh_at: float  # time.time() after which the token is refreshed before use
-
-
 class KaizalaProvider:
     """Sends media to a Kaizala group: one upload to /v1/media, one action post."""
 
@@ -133,10 +134,10 @@ class KaizalaProvider:
         self._refresh_token = (
             settings.refresh_token.get_secret_value() if settings.refresh_token else ""
         )
-        self._token: _Token | None = None
+        self._token: Token | None = None
         self._lock = asyncio.Lock()
         if settings.access_token is not None:
-            self._token = _Token(settings.access_token.get_secret_value(), float("inf"))
+            self._token = Token(settings.access_token.get_secret_value(), float("inf"))
         for secret in (settings.application_secret, settings.refresh_token, settings.access_token):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
@@ -233,7 +234,7 @@ class KaizalaProvider:
         log.info("kaizala endpoint moved", extra={"stage": stage.value, "new_base": base})
         return normalize_base(base.split("?", 1)[0])
 
-    async def _current_token(self) -> _Token:
+    async def _current_token(self) -> Token:
         token = self._token
         if token is not None and self._clock() < token.refresh_at:
             return token
@@ -246,14 +247,14 @@ class KaizalaProvider:
             assert self._token is not None
             return self._token
 
-    async def _renew_token(self, stale: _Token) -> _Token:
+    async def _renew_token(self, stale: Token) -> Token:
         """A fresh token after `stale` was refused; concurrent callers share one fetch."""
         async with self._lock:
             if self._token is stale or self._token is None:
                 self._token = await self._fetch_token()
             return self._token
 
-    async def _fetch_token(self) -> _Token:
+    async def _fetch_token(self) -> Token:
         settings = self._settings
         assert settings.application_id is not None
         assert settings.application_secret is not None
@@ -294,7 +295,7 @@ class KaizalaProvider:
         expires = float(expiry) / 1000.0
         margin = min(settings.token_refresh_margin_s, max(0.0, (expires - now) / 2))
         self._base = normalize_base(endpoint)
-        return _Token(value, expires - margin)
+        return Token(value, expires - margin)
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
         """The JSON object of a successful answer, or the mapped error of a failed one."""

@@ -29,6 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
+# Copied from Gupshup's documentation, not imported from the adapter: the simulator stands in
+# for Gupshup, so an adapter that drifts from the documented list is caught, not mirrored.
 ALLOWED_TYPES = frozenset(
     {
         "audio/aac",

@@ -26,25 +26,24 @@ def record(response: httpx.Response) -> None:
     SEEN.append(f"{response.headers}\n{response.text}")
 
 
-@pytest.fixture
-def gw(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=stack.gateway.url,
+def recording_client(server: Server) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url,
         headers={"X-API-Key": API_KEY},
         timeout=60,
         event_hooks={"response": [record]},
-    ) as client:
+    )
+
+
+@pytest.fixture
+def gw(stack: Stack) -> Iterator[httpx.Client]:
+    with recording_client(stack.gateway) as client:
         yield client
 
 
 @pytest.fixture
 def guarded(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=stack.guarded.url,
-        headers={"X-API-Key": API_KEY},
-        timeout=60,
-        event_hooks={"response": [record]},
-    ) as client:
+    with recording_client(stack.guarded) as client:
         yield client
 
 
