@@ -14,7 +14,7 @@ from gateway import errors
 from gateway.logs import configure_logging
 from gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gateway.routes import router
-from gateway.runtime import build_runtime, load_provider_settings, secrets_of
+from gateway.runtime import StartupError, build_runtime, load_provider_settings, secrets_of
 from gateway.schemas import SendMediaFields, SendMediaJson
 from gateway.settings import Settings, get_settings
 from providers import MediaType, ProviderSettings, ProviderSpec, discover
@@ -39,10 +39,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
-        loaded = dict(provider_settings or load_provider_settings(registry))
-        configure_logging(config.log_level, secrets_of(config, *loaded.values()))
+        configure_logging(config.log_level, secrets_of(config))
         async with AsyncExitStack() as stack:
-            app.state.runtime = await build_runtime(config, registry, loaded, stack)
+            try:
+                loaded = dict(provider_settings or load_provider_settings(registry))
+                configure_logging(config.log_level, secrets_of(config, *loaded.values()))
+                app.state.runtime = await build_runtime(config, registry, loaded, stack)
+            except StartupError as exc:
+                # The one line an operator needs; the server's traceback follows it.
+                log.critical("gateway cannot start: %s", exc)
+                raise
             log.info(
                 "gateway started",
                 extra={"providers": app.state.runtime.modes, "version": VERSION},

@@ -343,6 +343,7 @@ async def test_request_id_is_echoed_when_valid_and_replaced_when_not(
 async def test_framework_errors_are_problems(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/nowhere"), 404, "not_found")
     assert_problem(await client.delete("/send-media"), 405, "method_not_allowed")
+    assert_problem(await client.get("/static-offline-docs/nope.js"), 404, "not_found")
 
 
 async def test_size_limit_from_content_length(app_client: AppClient) -> None:

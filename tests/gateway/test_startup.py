@@ -22,7 +22,7 @@ KEY = "client-key-0123456789"
 
 
 async def test_live_credentials_without_client_keys_refuse_to_start(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GUPSHUP_APP_ID", "app-1")
     monkeypatch.setenv("GUPSHUP_APP_TOKEN", "sk_live_secret_value")
@@ -30,6 +30,10 @@ async def test_live_credentials_without_client_keys_refuse_to_start(
         async with serve(create_app(Settings(_env_file=None))):
             pass
     assert "sk_live_secret_value" not in str(caught.value)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    reason = next(line for line in logged if line["level"] == "critical")
+    assert reason["message"].startswith("gateway cannot start: live provider credentials")
+    assert "sk_live_secret_value" not in json.dumps(logged)
 
 
 async def test_allow_anonymous_serves_live_providers(monkeypatch: pytest.MonkeyPatch) -> None:
