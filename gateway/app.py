@@ -132,7 +132,27 @@ def _publish_openapi(app: FastAPI, provider_names: list[str]) -> None:
         operation["requestBody"] = {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SendMediaForm"}},
+                "multipart/form-data": {
+                    "schema": {"$ref": "#/components/schemas/SendMediaForm"},
+                    "examples": {
+                        "kaizala": {
+                            "summary": "Kaizala: an image (choose the file), or 2+ for an album",
+                            "value": {
+                                "provider": "kaizala",
+                                "group_id": "6a4f8c1e-0000-4000-8000-000000000000@1",
+                                "caption": "Site photo",
+                            },
+                        },
+                        "gupshup": {
+                            "summary": "Gupshup: a media id for a public URL",
+                            "value": {
+                                "provider": "gupshup",
+                                "app_id": "my-app",
+                                "url": "https://example.com/brochure.pdf",
+                            },
+                        },
+                    },
+                },
                 "application/json": {
                     "schema": {"$ref": "#/components/schemas/SendMediaJson"},
                     "examples": {

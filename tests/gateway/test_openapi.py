@@ -25,7 +25,8 @@ async def test_spec_documents_both_bodies_and_problem_errors(client: httpx.Async
     assert operation["operationId"] == "sendMedia"
     content = operation["requestBody"]["content"]
     assert set(content) == {"multipart/form-data", "application/json"}
-    assert content["application/json"]["examples"]
+    assert set(content["application/json"]["examples"]) == {"gupshup", "kaizala"}
+    assert set(content["multipart/form-data"]["examples"]) == {"gupshup", "kaizala"}
     form = spec["components"]["schemas"]["SendMediaForm"]["properties"]
     assert form["file"]["items"]["format"] == "binary"
     assert form["provider"]["enum"] == ["gupshup", "kaizala"]
