@@ -65,7 +65,11 @@ def create_app(
     )
     app.include_router(router)
     errors.install(app)
-    app.add_middleware(BodyLimitMiddleware, limit=lambda: app.state.runtime.body_limit)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=lambda: app.state.runtime.body_limit,
+        idle=lambda: app.state.runtime.settings.client_body_timeout_s,
+    )
     app.add_middleware(RequestContextMiddleware)
     _publish_openapi(app, sorted(registry))
     return app

@@ -3,6 +3,7 @@
     GatewayError                 the gateway itself refused the request
     ├── InvalidRequestError      422 validation_error
     ├── UnauthorizedError        401 unauthorized
+    ├── RequestTimeoutError      408 request_timeout
     ├── UnsupportedMediaError    415 unsupported_media_type
     ├── PayloadTooLargeError     413 payload_too_large
     ├── UrlNotAllowedError       422 url_not_allowed
@@ -57,6 +58,12 @@ class InvalidRequestError(GatewayError):
     code, status, title = "validation_error", 422, "Invalid request"
 
 
+class RequestTimeoutError(GatewayError):
+    """The client stopped sending its request body."""
+
+    code, status, title = "request_timeout", 408, "Request timeout"
+
+
 class UnauthorizedError(GatewayError):
     """The X-API-Key header is missing or unknown."""
 
@@ -109,6 +116,7 @@ _HTTP_CODES = {
     401: ("unauthorized", 401, "Unauthorized"),
     404: ("not_found", 404, "Not found"),
     405: ("method_not_allowed", 405, "Method not allowed"),
+    408: ("request_timeout", 408, "Request timeout"),
     413: ("payload_too_large", 413, "Payload too large"),
     415: ("unsupported_media_type", 415, "Unsupported media type"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -72,20 +73,24 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses a body over `limit()` bytes: at once from Content-Length, else while it streams.
+    """Refuses a body over `limit()` bytes: at once from Content-Length, else while it streams;
+    and a body whose next chunk takes longer than `idle()` seconds to arrive.
 
-    `limit` is read per request because the settings are only known once the app has started.
+    Both are read per request because the settings are only known once the app has started.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: Callable[[], int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: Callable[[], int], idle: Callable[[], float]
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.idle = idle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit()
+        limit, idle = self.limit(), self.idle()
         declared = _header(scope, "content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -93,14 +98,26 @@ class BodyLimitMiddleware:
             if int(declared) > limit:
                 raise _too_large(limit)
         seen = 0
+        body_done = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:
+                # After the body only a disconnect can come; waiting for it is not idling.
+                return await receive()
+            try:
+                async with asyncio.timeout(idle):
+                    message = await receive()
+            except TimeoutError:
+                raise errors.RequestTimeoutError(
+                    f"The request body stalled for more than {idle:g} s.",
+                    headers={"Connection": "close"},
+                ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise _too_large(limit)
+                body_done = not message.get("more_body", False)
             return message
 
         await self.app(scope, counting_receive, send)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     fetch_allow_private: bool = False
     fetch_timeout_s: float = Field(default=30.0, gt=0, le=600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    client_body_timeout_s: float = Field(default=30.0, gt=0, le=600)
     redis_url: SecretStr | None = None
     log_level: str = "INFO"
 

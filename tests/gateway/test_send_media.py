@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -378,6 +379,21 @@ async def test_size_limit_while_streaming(app_client: AppClient) -> None:
     assert_problem(response, 413, "payload_too_large")
     # Refused as soon as the cap was passed, not after reading the whole 10 MB.
     assert sent < 1000 + 64 * 1024 + 2 * 10_000
+
+
+async def test_stalled_body_times_out(app_client: AppClient) -> None:
+    async def body() -> Any:
+        yield b'--zz\r\nContent-Disposition: form-data; name="provider"\r\n\r\nkaizala\r\n'
+        await asyncio.sleep(5)
+        yield b"--zz--\r\n"
+
+    async with app_client(client_body_timeout_s=0.2) as client:
+        response = await client.post(
+            "/send-media",
+            content=body(),
+            headers={"content-type": "multipart/form-data; boundary=zz"},
+        )
+    assert_problem(response, 408, "request_timeout")
 
 
 async def test_media_over_the_limit_inside_the_envelope_allowance(app_client: AppClient) -> None:
