@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO, Protocol
 
@@ -63,7 +63,6 @@ class Capabilities:
     url_passthrough: bool = False
     captions: bool = True
     max_file_bytes: int | None = None
-    notes: Mapping[str, str] = field(default_factory=dict)
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -47,7 +47,6 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-    responses: list[str] = field(default_factory=list)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -127,9 +126,6 @@ class Stack:
     guarded: Server  # SSRF protection on, Gupshup pointed at a closed port
     sandbox: Server  # no credentials at all: exactly what `make run` starts
     origin: str
-
-    def servers(self) -> list[Server]:
-        return [self.kaizala_sim, self.gupshup_sim, self.gateway, self.guarded, self.sandbox]
 
 
 @pytest.fixture(scope="session")
