@@ -94,16 +94,10 @@ class Fetcher:
     """Downloads URLs through one guarded connection pool."""
 
     def __init__(
-        self,
-        *,
-        allow_private: bool,
-        timeout: float,
-        max_redirects: int,
-        allowed: Callable[[str], bool] | None = None,
+        self, *, allowed: Callable[[str], bool], timeout: float, max_redirects: int
     ) -> None:
-        policy = allowed or ((lambda _: True) if allow_private else address_allowed)
         self._pool = httpcore.AsyncConnectionPool(
-            network_backend=GuardedBackend(policy), max_connections=50
+            network_backend=GuardedBackend(allowed), max_connections=50
         )
         self._timeout = timeout
         self._max_redirects = max_redirects

@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 from redis.asyncio import Redis
 
-from gateway.fetch import Fetcher
+from gateway.fetch import Fetcher, address_allowed
 from gateway.sandbox import SANDBOXES
 from gateway.service import MediaService
 from gateway.settings import Settings
@@ -22,6 +22,11 @@ log = logging.getLogger("gateway")
 
 # Room for the multipart envelope and form fields around the media itself.
 ENVELOPE_BYTES = 64 * 1024
+
+
+def allow_any(address: str) -> bool:
+    """The fetch policy of GATEWAY_FETCH_ALLOW_PRIVATE=true: every address may be reached."""
+    return True
 
 
 class StartupError(RuntimeError):
@@ -105,7 +110,7 @@ async def build_runtime(
         )
 
     fetcher = Fetcher(
-        allow_private=settings.fetch_allow_private,
+        allowed=allow_any if settings.fetch_allow_private else address_allowed,
         timeout=settings.fetch_timeout_s,
         max_redirects=settings.fetch_max_redirects,
     )

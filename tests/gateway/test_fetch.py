@@ -11,6 +11,7 @@ import pytest
 
 from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
 from gateway.fetch import Fetcher, address_allowed
+from gateway.runtime import allow_any
 from tests import samples
 
 pytestmark = pytest.mark.anyio
@@ -95,7 +96,7 @@ def origin() -> Iterator[str]:
 
 
 def fetcher(**overrides: object) -> Fetcher:
-    options: dict[str, object] = {"allow_private": True, "timeout": 5.0, "max_redirects": 3}
+    options: dict[str, object] = {"allowed": allow_any, "timeout": 5.0, "max_redirects": 3}
     options.update(overrides)
     return Fetcher(**options)  # type: ignore[arg-type]
 
@@ -115,7 +116,7 @@ async def test_download_with_redirect(origin: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 async def test_loopback_is_refused_by_default(origin: str, host: str) -> None:
-    f = fetcher(allow_private=False)
+    f = fetcher(allowed=address_allowed)
     url = origin.replace("127.0.0.1", host) + "/photo.png"
     with pytest.raises(UrlNotAllowedError):
         await f.fetch(url, limit=10_000)
