@@ -1,14 +1,20 @@
-"""`python -m gateway`: serve the gateway with JSON logs from the first line on."""
+"""`python -m gateway`: check the configuration, then serve with JSON logs from the first
+line on, a header deadline and a concurrency cap (see gateway.server)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import sys
 
 import uvicorn
 
 from gateway.logs import configure_logging
-from gateway.settings import get_settings
+from gateway.runtime import preflight
+from gateway.server import GuardedH11Protocol
+from gateway.settings import StartupError, get_settings
+from providers import discover
 
 
 def main() -> None:
@@ -25,12 +31,21 @@ def main() -> None:
 
         print(json.dumps(create_app().openapi(), indent=2, ensure_ascii=False))
         return
-    configure_logging(get_settings().log_level)
+    try:
+        settings = get_settings()
+        configure_logging(settings.log_level)
+        preflight(settings, discover())
+    except StartupError as exc:
+        # One line that names the variable and the fix, never a value, and no traceback.
+        configure_logging("INFO")
+        logging.getLogger("gateway").critical("gateway cannot start: %s", exc)
+        sys.exit(2)
     uvicorn.run(
         "gateway.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=GuardedH11Protocol,
         log_config=None,
         access_log=False,
         server_header=False,

@@ -14,9 +14,9 @@ from gateway import errors
 from gateway.logs import configure_logging
 from gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gateway.routes import router
-from gateway.runtime import StartupError, build_runtime, load_provider_settings, secrets_of
+from gateway.runtime import build_runtime, preflight, secrets_of
 from gateway.schemas import SendMediaFields, SendMediaJson
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings, StartupError, get_settings
 from providers import MediaType, ProviderSettings, ProviderSpec, discover
 
 log = logging.getLogger("gateway")
@@ -38,15 +38,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = settings or get_settings()
+        try:
+            config = settings or get_settings()
+        except StartupError as exc:
+            configure_logging("INFO", refused=True)
+            log.critical("gateway cannot start: %s", exc)
+            raise
         configure_logging(config.log_level, secrets_of(config))
         async with AsyncExitStack() as stack:
             try:
-                loaded = dict(provider_settings or load_provider_settings(registry))
+                loaded = preflight(config, registry, provider_settings)
                 configure_logging(config.log_level, secrets_of(config, *loaded.values()))
                 app.state.runtime = await build_runtime(config, registry, loaded, stack)
             except StartupError as exc:
-                # The one line an operator needs; the server's traceback follows it.
+                # The one line an operator needs; the server's traceback of it is dropped.
+                configure_logging(config.log_level, secrets_of(config), refused=True)
                 log.critical("gateway cannot start: %s", exc)
                 raise
             log.info(
@@ -65,11 +71,7 @@ def create_app(
     )
     app.include_router(router)
     errors.install(app)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        limit=lambda: app.state.runtime.body_limit,
-        idle=lambda: app.state.runtime.settings.client_body_timeout_s,
-    )
+    app.add_middleware(BodyLimitMiddleware, policy=lambda: app.state.runtime.body_policy)
     app.add_middleware(RequestContextMiddleware)
     _publish_openapi(app, sorted(registry))
     return app

@@ -216,9 +216,7 @@ def render(exc: BaseException) -> JSONResponse:
     if isinstance(exc, pe.ProviderError):
         return render_provider_error(exc)
     if isinstance(exc, RequestValidationError):
-        return render_gateway_error(
-            InvalidRequestError("The request is invalid.", errors=validation_errors(exc.errors()))
-        )
+        return render_gateway_error(invalid(validation_errors(exc.errors())))
     if isinstance(exc, StarletteHTTPException):
         code, status, title = _HTTP_CODES.get(
             exc.status_code, ("http_error", exc.status_code, "HTTP error")
@@ -228,6 +226,15 @@ def render(exc: BaseException) -> JSONResponse:
             code=code, status=status, title=title, detail=str(exc.detail), headers=headers
         )
     return render_unexpected(exc)
+
+
+def invalid(problems: Sequence[Mapping[str, Any]]) -> InvalidRequestError:
+    """A validation problem whose detail names the first problem of `problems`."""
+    first = problems[0]
+    detail = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+    if len(problems) > 1:
+        detail += f" (and {len(problems) - 1} more, see errors)"
+    return InvalidRequestError(detail, errors=problems)
 
 
 def field_error(field_name: str, message: str) -> dict[str, Any]:
@@ -243,7 +250,7 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "field": ".".join(location) or None,
-                "message": str(entry.get("msg", "invalid")),
+                "message": str(entry.get("msg", "invalid")).removeprefix("Value error, "),
                 "type": str(entry.get("type", "value_error")),
             }
         )

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpcore
 
 from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
+from providers.http import usable_url, within
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 SPOOL_BYTES = 1024 * 1024
@@ -25,12 +26,38 @@ class BlockedAddressError(httpcore.ConnectError):
     """A connection would have gone to an address the gateway does not fetch from."""
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped (::ffff:a.b.c.d), translated
+    (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64, 6to4 and Teredo."""
+    found: list[ipaddress.IPv4Address] = []
+    value = int(ip)
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if value >> 32 == 0xFFFF0000:  # ::ffff:0:0/96, SIIT translated
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if ip in _IPV4_COMPATIBLE or any(ip in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found += list(ip.teredo)
+    return found
+
+
 def address_allowed(address: str) -> bool:
-    """Whether an IP address is a public, unicast one."""
+    """Whether an IP address is a public, unicast one, and so is every IPv4 address that
+    it carries inside it."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10, deprecated but still routed inside some networks
+            return False
+        candidates += embedded_ipv4(ip)
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -57,7 +84,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             if not self._allowed(address):
-                raise BlockedAddressError(f"{host} resolves to the internal address {address}")
+                # The address itself is never told: it would map internal DNS names.
+                raise BlockedAddressError(f"{host} resolves to an address that is not public")
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
         for address in addresses:
             try:
@@ -110,7 +138,7 @@ class Fetcher:
         # Handed to the caller inside the Download, who closes it.
         spool: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(within(self._timeout)):
                 return await self._follow(url, spool, limit)
         except BaseException as exc:
             spool.close()
@@ -122,13 +150,18 @@ class Fetcher:
     def _fetch_error(self, exc: BaseException) -> Exception | None:
         """The gateway error for a failed download, or None for one that is not ours to map."""
         if isinstance(exc, BlockedAddressError):
-            return UrlNotAllowedError(f"The URL is not allowed: {exc}.")
+            return UrlNotAllowedError(
+                "The URL's host resolves to an internal address (private, loopback, "
+                "link-local or otherwise not public); the gateway does not fetch from those."
+            )
         if isinstance(exc, TimeoutError):
             return UrlFetchFailedError(f"The URL did not download within {self._timeout:g} s.")
         if isinstance(exc, httpcore.TimeoutException):
             return UrlFetchFailedError("The URL's server did not answer in time.")
         if isinstance(exc, httpcore.ConnectError | httpcore.UnsupportedProtocol):
-            return UrlFetchFailedError(f"The URL's server could not be reached: {exc}.")
+            return UrlFetchFailedError(
+                f"The URL's server could not be reached ({type(exc).__name__})."
+            )
         if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError):
             return UrlFetchFailedError(f"The download broke off ({type(exc).__name__}).")
         return None
@@ -142,8 +175,7 @@ class Fetcher:
             ) as response:
                 location = _header(response.headers, b"location")
                 if response.status in REDIRECTS and location:
-                    url = urljoin(url, location)
-                    check_scheme(url)
+                    url = next_hop(url, location)
                     continue
                 if response.status != 200:
                     raise UrlFetchFailedError(f"The URL answered HTTP {response.status}.")
@@ -158,6 +190,8 @@ class Fetcher:
                             f"The URL's file is over the limit of {limit} bytes."
                         )
                     spool.write(chunk)
+                if size == 0:
+                    raise UrlFetchFailedError("The URL's file is empty (0 bytes).")
                 spool.seek(0)
                 return Download(
                     file=spool,
@@ -169,9 +203,22 @@ class Fetcher:
 
 
 def check_scheme(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UrlNotAllowedError("Only http and https URLs with a host are fetched.")
+    if usable_url(url) is None:
+        raise UrlNotAllowedError("Only http and https URLs with a valid host are fetched.")
+
+
+def next_hop(url: str, location: str) -> str:
+    """Where a redirect leads, as one plain-ASCII URL (IDNA host, percent-encoded path)."""
+    try:
+        target = urljoin(url, location.strip())
+    except ValueError:
+        target = ""
+    if urlsplit(target).scheme.lower() not in ("http", "https", ""):
+        raise UrlNotAllowedError("The URL redirected to a scheme other than http and https.")
+    parsed = usable_url(target)
+    if parsed is None:
+        raise UrlFetchFailedError("The URL redirected to a Location that is not a valid URL.")
+    return str(parsed)
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -183,4 +230,4 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 def _filename(url: str) -> str:
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return name.replace("\\", "_").replace('"', "_")[:200] or "download"
+    return name.replace("\\", "_").replace('"', "_") or "download"

@@ -18,6 +18,7 @@ from gateway.errors import (
     PayloadTooLargeError,
     UnsupportedMediaError,
     field_error,
+    invalid,
     validation_errors,
 )
 from gateway.media import normalize
@@ -78,9 +79,22 @@ async def _json_body(request: Request) -> Any:
         if len(body) > MAX_JSON_BYTES:
             raise PayloadTooLargeError(f"A JSON body may be at most {MAX_JSON_BYTES} bytes.")
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except ValueError:
         raise InvalidRequestError("The body is not valid JSON.") from None
+    except RecursionError:
+        raise InvalidRequestError("The JSON body is nested too deeply.") from None
+    if isinstance(data, dict) and "file" in data:
+        raise invalid(
+            [
+                field_error(
+                    "file",
+                    "files cannot be sent in a JSON body: send them as multipart/form-data "
+                    "(curl -F file=@photo.png), or send a url",
+                )
+            ]
+        )
+    return data
 
 
 def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
@@ -109,7 +123,7 @@ def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
         elif value != "":
             values[key] = value
     if problems:
-        raise InvalidRequestError("The request is invalid.", errors=problems)
+        raise invalid(problems)
     return SendOrder(_parse(SendMediaFields, values), files)
 
 
@@ -117,11 +131,10 @@ def _parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequestError(
-            "The request is invalid.", errors=validation_errors(exc.errors())
-        ) from None
+        raise invalid(validation_errors(exc.errors())) from None
 
 
 def _basename(filename: str) -> str:
-    # Some browsers send a Windows path; the provider only needs the name.
-    return posixpath.basename(filename.replace("\\", "/"))[:255] or "upload"
+    # Some browsers send a Windows path; the provider only needs the name. It is kept whole
+    # here, so the extension check sees it as sent; it is shortened only on the way out.
+    return posixpath.basename(filename.replace("\\", "/")) or "upload"

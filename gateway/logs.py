@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.context import current_request_id
+from providers.redact import Redactor
 
 # Record attributes that are not extra fields; uvicorn's color_message duplicates message.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {
@@ -21,11 +22,13 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON line, masking every registered secret."""
+    """Formats a record as one JSON line, masking every registered secret in every value
+    before it is serialised (after, a secret holding `"` or `\\` would be escaped past the
+    mask)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = {s for s in secrets if len(s) >= 4}
+        self.redact = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -40,16 +43,37 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        line = json.dumps(entry, default=str, ensure_ascii=False)
-        for secret in self.secrets:
-            line = line.replace(secret, "[redacted]")
-        return line
+        return json.dumps(self._clean(entry), ensure_ascii=False)
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {str(k): self._clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._clean(v) for v in value]
+        return self.redact(str(value))
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+class DropStartupTraceback(logging.Filter):
+    """Drops the server's traceback of a refused startup: the gateway has already said why
+    in one line, and the traceback would only repeat it, maybe with a value in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "uvicorn.error" or record.levelno < logging.ERROR:
+            return True
+        text = record.getMessage()
+        return not (record.exc_info or text.startswith("Traceback (most recent call last)"))
+
+
+def configure_logging(level: str, secrets: Iterable[str] = (), *, refused: bool = False) -> None:
     """Send the gateway's and uvicorn's logs through one JSON handler on stdout."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(secrets))
+    if refused:
+        handler.addFilter(DropStartupTraceback())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

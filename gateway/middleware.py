@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -72,62 +73,99 @@ class RequestContextMiddleware:
             reset_request_id(token)
 
 
-class BodyLimitMiddleware:
-    """Refuses a body over `limit()` bytes: at once from Content-Length, else while it streams;
-    and a body whose next chunk takes longer than `idle()` seconds to arrive.
+@dataclass(frozen=True)
+class BodyPolicy:
+    """How large a request body may be and how fast it must arrive."""
 
-    Both are read per request because the settings are only known once the app has started.
+    limit: int  # bytes in all: the media plus `envelope` for the form around it
+    envelope: int
+    idle_s: float  # the longest wait for the next chunk
+    grace_s: float  # after this, the body must keep up with `min_rate`
+    min_rate: int  # bytes per second on average; 0 turns the rate check off
+
+
+class BodyLimitMiddleware:
+    """Guards the request body: refuses one over the limit (at once from Content-Length,
+    else while it streams), one that stalls or trickles in slower than the minimum rate,
+    and closes the connection after any answer given before the body was read whole, so
+    the server stops reading a body nobody will use.
+
+    The policy is read per request because settings are only known once the app started.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, limit: Callable[[], int], idle: Callable[[], float]
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, policy: Callable[[], BodyPolicy]) -> None:
         self.app = app
-        self.limit = limit
-        self.idle = idle
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, idle = self.limit(), self.idle()
+        policy = self.policy()
         declared = _header(scope, "content-length")
+        chunked = _header(scope, "transfer-encoding") is not None
         if declared is not None:
             if not declared.isdigit():
-                raise errors.InvalidRequestError("Content-Length is not a number.")
-            if int(declared) > limit:
-                raise _too_large(limit)
+                raise errors.InvalidRequestError(
+                    "Content-Length is not a number.", headers={"Connection": "close"}
+                )
+            if int(declared) > policy.limit:
+                raise _too_large(policy, int(declared))
+        started = time.monotonic()
         seen = 0
-        body_done = False
+        body_done = not (chunked or (declared is not None and int(declared) > 0))
 
-        async def counting_receive() -> Message:
+        async def guarded_receive() -> Message:
             nonlocal seen, body_done
             if body_done:
                 # After the body only a disconnect can come; waiting for it is not idling.
                 return await receive()
+            wait = policy.idle_s
+            if policy.min_rate:
+                # By then the body must have reached min_rate x (time past the grace).
+                due = started + policy.grace_s + seen / policy.min_rate
+                wait = min(wait, due - time.monotonic())
             try:
-                async with asyncio.timeout(idle):
+                if wait <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(wait):
                     message = await receive()
             except TimeoutError:
-                raise errors.RequestTimeoutError(
-                    f"The request body stalled for more than {idle:g} s.",
-                    headers={"Connection": "close"},
-                ) from None
+                raise _too_slow(policy, wait) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _too_large(limit)
+                if seen > policy.limit:
+                    raise _too_large(policy)
                 body_done = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not body_done:
+                MutableHeaders(scope=message)["connection"] = "close"
+            await send(message)
+
+        await self.app(scope, guarded_receive, guarded_send)
 
 
-def _too_large(limit: int) -> errors.PayloadTooLargeError:
+def _too_large(policy: BodyPolicy, declared: int | None = None) -> errors.PayloadTooLargeError:
+    size = f"is {declared} bytes" if declared is not None else f"is over {policy.limit} bytes"
     return errors.PayloadTooLargeError(
-        f"The request body is over the gateway's limit of {limit} bytes.",
+        f"The request body {size}; the gateway takes at most {policy.limit} bytes: "
+        f"{policy.limit - policy.envelope} of media (GATEWAY_MAX_UPLOAD_BYTES) and "
+        f"{policy.envelope} for the form around it.",
         headers={"Connection": "close"},
     )
+
+
+def _too_slow(policy: BodyPolicy, waited: float) -> errors.RequestTimeoutError:
+    if waited >= policy.idle_s:
+        detail = f"The request body stalled for more than {policy.idle_s:g} s."
+    else:
+        detail = (
+            f"The request body arrived slower than {policy.min_rate} bytes/s "
+            f"(GATEWAY_CLIENT_BODY_MIN_RATE) after the first {policy.grace_s:g} s."
+        )
+    return errors.RequestTimeoutError(detail, headers={"Connection": "close"})
 
 
 def _header(scope: Scope, name: str) -> str | None:

@@ -32,23 +32,142 @@ Order = Annotated[SendOrder, Depends(read_order)]
 Service = Annotated[MediaService, Depends(get_service)]
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
 
+REQUEST_ID = "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10"
+
+
+def _example(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    provider: str | None = None,
+    provider_status: int | None = None,
+    provider_message: str | None = None,
+    retryable: bool = False,
+    **extensions: Any,
+) -> dict[str, Any]:
+    return {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "provider": provider,
+        "provider_status": provider_status,
+        "provider_message": provider_message,
+        "retryable": retryable,
+        "request_id": REQUEST_ID,
+        **extensions,
+    }
+
+
+def _error(description: str, *examples: dict[str, Any]) -> dict[str, Any]:
+    content = {"examples": {e["code"] + str(i or ""): {"value": e} for i, e in enumerate(examples)}}
+    return {"model": Problem, "description": description, "content": {"application/json": content}}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": description}
-    for status, description in {
-        400: "The provider refused the request (`provider_rejected`).",
-        401: "Missing or unknown X-API-Key (`unauthorized`).",
-        413: "Over the gateway's or the provider's size limit (`payload_too_large`).",
-        415: "Type not accepted, or bytes contradict the declared type (`unsupported_media_type`).",
-        422: "Malformed request (`validation_error`), or a URL the gateway will not or could "
+    400: _error(
+        "The provider refused the request (`provider_rejected`).",
+        _example(
+            400, "provider_rejected", "Provider rejected the request",
+            "gupshup refused the request", "gupshup", 400,
+            "Only CAPI apps allowed to generate media ID", stage="upload",
+        ),
+    ),
+    401: _error(
+        "Missing or unknown X-API-Key (`unauthorized`).",
+        _example(401, "unauthorized", "Unauthorized", "The X-API-Key header is required."),
+    ),
+    408: _error(
+        "The request body stalled or arrived too slowly (`request_timeout`).",
+        _example(
+            408, "request_timeout", "Request timeout",
+            "The request body stalled for more than 30 s.",
+        ),
+    ),
+    413: _error(
+        "Over the gateway's or the provider's size limit (`payload_too_large`).",
+        _example(
+            413, "payload_too_large", "Payload too large",
+            "'clip.mp4' is 157286400 bytes; gupshup takes at most 104857600.",
+        ),
+    ),
+    415: _error(
+        "Type not accepted, or bytes contradict the declared type (`unsupported_media_type`).",
+        _example(
+            415, "unsupported_media_type", "Unsupported media type",
+            "'photo.png' is declared as image/png but its bytes are application/pdf.",
+        ),
+    ),
+    422: _error(
+        "Malformed request (`validation_error`), or a URL the gateway will not or could "
         "not fetch (`url_not_allowed`, `url_fetch_failed`).",
-        429: "The provider throttled (`rate_limited`); see Retry-After.",
-        500: "The gateway failed unexpectedly (`internal_error`).",
-        502: "The provider failed (`provider_error`) or refused the gateway's credentials "
+        _example(
+            422, "validation_error", "Invalid request",
+            "group_id: group_id is required by kaizala",
+            errors=[
+                {"field": "group_id", "message": "group_id is required by kaizala",
+                 "type": "value_error"}
+            ],
+        ),
+        _example(
+            422, "url_not_allowed", "URL not allowed",
+            "The URL's host resolves to an internal address (private, loopback, link-local "
+            "or otherwise not public); the gateway does not fetch from those.",
+        ),
+        _example(422, "url_fetch_failed", "URL fetch failed", "The URL answered HTTP 404."),
+    ),
+    429: _error(
+        "The provider throttled (`rate_limited`); see Retry-After.",
+        _example(
+            429, "rate_limited", "Rate limited", "kaizala answered 429 at post", "kaizala",
+            429, "Too many requests", retryable=True, stage="post", retry_after=7,
+        ),
+    ),
+    500: _error(
+        "The gateway failed unexpectedly (`internal_error`); the request id finds it in the logs.",
+        _example(
+            500, "internal_error", "Internal error",
+            "The gateway failed unexpectedly; the request id identifies it in the logs.",
+        ),
+    ),
+    502: _error(
+        "The provider failed (`provider_error`) or refused the gateway's credentials "
         "(`provider_auth_failed`).",
-        503: "The provider cannot be reached (`provider_unavailable`).",
-        504: "No answer from the provider in time (`provider_timeout`).",
-    }.items()
-}
+        _example(
+            502, "provider_error", "Provider error", "gupshup could not process the media",
+            "gupshup", 500, "Unable to upload requested Media", retryable=True, stage="upload",
+        ),
+        _example(
+            502, "provider_auth_failed", "Provider refused the gateway",
+            "kaizala refused the gateway's access token", "kaizala", 401, None, stage="post",
+            media_id="kz-media-0f1e2d3c",
+        ),
+    ),
+    503: _error(
+        "The provider cannot be reached (`provider_unavailable`), or the gateway is at its "
+        "concurrency limit (`overloaded`).",
+        _example(
+            503, "provider_unavailable", "Provider unavailable",
+            "kaizala could not be reached (ConnectError)", "kaizala", retryable=True,
+            stage="upload",
+        ),
+        _example(
+            503, "overloaded", "Overloaded",
+            "The gateway is serving its limit of 256 connections; retry shortly.",
+            retryable=True,
+        ),
+    ),
+    504: _error(
+        "No answer from the provider in time (`provider_timeout`).",
+        _example(
+            504, "provider_timeout", "Provider timed out",
+            "kaizala gave no complete answer within 60 s", "kaizala", retryable=True,
+            stage="post", media_id="kz-media-0f1e2d3c",
+        ),
+    ),
+}  # fmt: skip
 
 
 @router.post(
@@ -71,6 +190,7 @@ async def send_media(_: ApiKey, order: Order, service: Service) -> SendMediaResp
         media_id=sent.delivery.media_id,
         reference_id=sent.delivery.reference_id,
         action_id=sent.delivery.action_id,
+        sandbox=sent.sandbox,
         request_id=current_request_id() or "",
     )
 
@@ -81,11 +201,26 @@ async def healthz() -> Health:
     return Health()
 
 
+# Load balancers and `curl -I` probe with HEAD; the documented operation is the GET.
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+
+
 @router.get(
     "/readyz",
     operation_id="readiness",
     response_model=Readiness,
-    responses={503: {"model": Problem, "description": "Not ready (`not_ready`)."}},
+    responses={
+        503: _error(
+            "Not ready (`not_ready`): Redis is unreachable, or the gateway is shutting down.",
+            _example(
+                503,
+                "not_ready",
+                "Not ready",
+                "Redis (GATEWAY_REDIS_URL) is unreachable.",
+                retryable=True,
+            ),
+        )
+    },
     tags=["operations"],
 )
 async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
@@ -115,3 +250,8 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         providers=readiness.providers,
         redis=readiness.redis,
     )
+
+
+router.add_api_route(
+    "/readyz", readyz, methods=["HEAD"], response_model=Readiness, include_in_schema=False
+)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from gateway.fetch import Fetcher, address_allowed
+from gateway.middleware import BodyPolicy
 from gateway.sandbox import SANDBOXES
 from gateway.service import MediaService
-from gateway.settings import Settings
+from gateway.settings import Settings, StartupError, load
 from providers import Provider, ProviderSettings, ProviderSpec
 
 log = logging.getLogger("gateway")
@@ -29,10 +30,6 @@ def allow_any(address: str) -> bool:
     return True
 
 
-class StartupError(RuntimeError):
-    """The configuration does not allow the gateway to start."""
-
-
 @dataclass
 class Runtime:
     """Everything a request needs, built once per process."""
@@ -42,7 +39,7 @@ class Runtime:
     modes: dict[str, Literal["live", "sandbox"]]
     service: MediaService
     api_keys: tuple[bytes, ...]
-    body_limit: int
+    body_policy: BodyPolicy
     redis: Redis | None
 
 
@@ -51,13 +48,27 @@ def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, Provi
     loaded: dict[str, ProviderSettings] = {}
     for name, spec in specs.items():
         try:
-            loaded[name] = spec.settings()
-        except ValidationError as exc:
-            reasons = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
-            raise StartupError(f"invalid {name} settings: {reasons}") from None
+            loaded[name] = load(spec.settings)
+        except StartupError as exc:
+            raise StartupError(f"invalid {name} settings: {exc}") from None
+    return loaded
+
+
+def preflight(
+    settings: Settings,
+    specs: Mapping[str, ProviderSpec],
+    provider_settings: Mapping[str, ProviderSettings] | None = None,
+) -> dict[str, ProviderSettings]:
+    """Every startup rule that needs no network: the providers' settings load, and live
+    credentials are never served to anonymous callers unless that is asked for."""
+    loaded = dict(provider_settings or load_provider_settings(specs))
+    live = sorted(name for name, configured in loaded.items() if configured.live)
+    if live and not settings.api_keys and not settings.allow_anonymous:
+        raise StartupError(
+            f"live provider credentials are configured ({', '.join(live)}) but GATEWAY_API_KEYS "
+            "is empty: anyone could send through your accounts. Set GATEWAY_API_KEYS, or set "
+            "GATEWAY_ALLOW_ANONYMOUS=true to serve without client keys."
+        )
     return loaded
 
 
@@ -101,14 +112,6 @@ async def build_runtime(
         await stack.enter_async_context(client)
         providers[name] = spec.build(configured, client, settings.upstream_timeout_s)
 
-    live = sorted(name for name, mode in modes.items() if mode == "live")
-    if live and not settings.api_keys and not settings.allow_anonymous:
-        raise StartupError(
-            f"live provider credentials are configured ({', '.join(live)}) but GATEWAY_API_KEYS "
-            "is empty: anyone could send through your accounts. Set GATEWAY_API_KEYS, or set "
-            "GATEWAY_ALLOW_ANONYMOUS=true to serve without client keys."
-        )
-
     fetcher = Fetcher(
         allowed=allow_any if settings.fetch_allow_private else address_allowed,
         timeout=settings.fetch_timeout_s,
@@ -125,8 +128,20 @@ async def build_runtime(
         settings=settings,
         providers=providers,
         modes=modes,
-        service=MediaService(providers, fetcher, max_upload_bytes=settings.max_upload_bytes),
+        service=MediaService(
+            providers,
+            fetcher,
+            max_upload_bytes=settings.max_upload_bytes,
+            deadline_s=settings.request_deadline_s,
+            sandboxed=[name for name, mode in modes.items() if mode == "sandbox"],
+        ),
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
-        body_limit=settings.max_upload_bytes + ENVELOPE_BYTES,
+        body_policy=BodyPolicy(
+            limit=settings.max_upload_bytes + ENVELOPE_BYTES,
+            envelope=ENVELOPE_BYTES,
+            idle_s=settings.client_body_timeout_s,
+            grace_s=settings.client_body_timeout_s,
+            min_rate=settings.client_body_min_rate,
+        ),
         redis=redis,
     )

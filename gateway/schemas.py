@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers import MediaType
+from providers.http import usable_url
 
-MIME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+# RFC 6838 type/subtype names; checked in a validator so the schema shows no regex.
+_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 class SendMediaFields(BaseModel):
@@ -17,17 +19,27 @@ class SendMediaFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    provider: str = Field(min_length=1, max_length=64, examples=["kaizala"])
+    provider: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Where the media goes: `kaizala`, `gupshup`, or an installed plugin's name.",
+        examples=["kaizala"],
+    )
     url: str | None = Field(
         default=None,
         max_length=2048,
-        description="http(s) URL of the media, instead of a file.",
+        description="http(s) URL of the media, instead of a file. Kaizala: the gateway "
+        "downloads it; Gupshup: passed on for Gupshup to download.",
         examples=["https://example.com/photo.png"],
     )
     media_type: MediaType | None = Field(
         default=None, description="Inferred from the content when absent."
     )
-    caption: str | None = Field(default=None, max_length=1024)
+    caption: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Text shown with the media (Kaizala only; Gupshup uploads take none).",
+    )
     group_id: str | None = Field(
         default=None, min_length=1, max_length=256, description="Kaizala: the target group."
     )
@@ -39,8 +51,8 @@ class SendMediaFields(BaseModel):
     )
     file_type: str | None = Field(
         default=None,
-        pattern=MIME_PATTERN,
-        description="MIME type, for a URL whose type cannot be inferred.",
+        max_length=255,
+        description="MIME type, for a URL whose type its extension does not tell.",
         examples=["image/png"],
     )
 
@@ -49,9 +61,20 @@ class SendMediaFields(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        parts = urlsplit(value)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError("url must be an http or https URL with a host")
+        # IDNA-encodes the host and percent-encodes the path, so what is checked, fetched
+        # and passed on is one plain-ASCII URL.
+        url = usable_url(value)
+        if url is None:
+            raise ValueError("url must be an http or https URL with a valid host and port")
+        return str(url)
+
+    @field_validator("file_type")
+    @classmethod
+    def _mime_type(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _MIME.match(value.lower()):
+            raise ValueError("file_type must be a MIME type such as image/png")
         return value
 
 
@@ -68,11 +91,32 @@ class SendMediaJson(SendMediaFields):
 class SendMediaResponse(BaseModel):
     """The provider accepted the media."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider": "kaizala",
+                    "media_type": "image",
+                    "media_id": "kz-media-5b0e6f1c9a2d4e3f8b7a6c5d4e3f2a1b",
+                    "reference_id": "0f67f2f9-3c2a-4f4e-9a55-3f1d2b6c8e10",
+                    "action_id": "82fd9a0d-7b1e-4c3f-a2d4-5e6f7a8b9c0d",
+                    "message_id": None,
+                    "sandbox": False,
+                    "request_id": "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10",
+                }
+            ]
+        }
+    )
+
     provider: str = Field(examples=["kaizala"])
     media_type: MediaType = Field(examples=["image"])
     media_id: str = Field(description="Kaizala mediaResource or Gupshup mediaId.")
     reference_id: str | None = Field(description="Kaizala referenceId, else null.")
     action_id: str | None = Field(description="Kaizala actionId, else null.")
+    message_id: str | None = Field(
+        default=None, description="Gupshup WhatsApp message id when `to` was given, else null."
+    )
+    sandbox: bool = Field(description="True when the built-in simulator answered.")
     request_id: str = Field(description="The same as the X-Request-ID response header.")
 
 
@@ -89,7 +133,7 @@ class Problem(BaseModel):
     provider_message: str | None = None
     retryable: bool
     request_id: str | None
-    stage: Literal["auth", "upload", "post", "fetch"] | None = Field(
+    stage: Literal["auth", "upload", "post", "send", "fetch"] | None = Field(
         default=None, description="For provider failures: the step that failed."
     )
     media_id: str | None = Field(

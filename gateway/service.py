@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import posixpath
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from gateway.errors import (
     PayloadTooLargeError,
     UnsupportedMediaError,
     field_error,
+    invalid,
 )
 from gateway.fetch import Fetcher
 from gateway.intake import SendOrder, Upload
@@ -24,6 +26,12 @@ from gateway.media import (
     type_from_url,
 )
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
+from providers.errors import TargetError
+from providers.http import request_deadline
+
+MAX_FILENAME = 255
+# Fields every provider takes; the others belong to some provider and are refused by the rest.
+COMMON_FIELDS = frozenset({"provider", "url", "media_type", "file_type", "caption"})
 
 
 @dataclass(frozen=True)
@@ -33,17 +41,26 @@ class Sent:
     provider: str
     media_type: MediaType
     delivery: Delivery
+    sandbox: bool
 
 
 class MediaService:
     """Validates a send order against its provider, fetches URLs it must, and sends."""
 
     def __init__(
-        self, providers: Mapping[str, Provider], fetcher: Fetcher, *, max_upload_bytes: int
+        self,
+        providers: Mapping[str, Provider],
+        fetcher: Fetcher,
+        *,
+        max_upload_bytes: int,
+        deadline_s: float | None = None,
+        sandboxed: Collection[str] = (),
     ) -> None:
         self._providers = providers
         self._fetcher = fetcher
         self._max_upload_bytes = max_upload_bytes
+        self._deadline_s = deadline_s
+        self._sandboxed = frozenset(sandboxed)
 
     async def send(self, order: SendOrder) -> Sent:
         fields = order.fields
@@ -53,27 +70,39 @@ class MediaService:
             raise _invalid("provider", f"unknown provider; configured: {names}")
         caps = provider.capabilities
         self._check_fields(order, caps)
-        async with self._media(order, caps) as request:
-            delivery = await provider.send(request)
-        return Sent(fields.provider, request.media_type, delivery)
+        with request_deadline(self._deadline_s):
+            async with self._media(order, caps) as request:
+                try:
+                    delivery = await provider.send(request)
+                except TargetError as exc:
+                    raise _invalid(exc.field, exc.message) from None
+        return Sent(
+            fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
+        )
 
     def _check_fields(self, order: SendOrder, caps: Capabilities) -> None:
         fields = order.fields
+        name = fields.provider
+        given = {key for key, value in fields if value is not None}
         problems = [
-            field_error(name, f"{name} is required by {fields.provider}")
-            for name in sorted(caps.required_fields)
-            if getattr(fields, name) is None
+            field_error(key, f"{key} is not used by {name}; leave it out")
+            for key in sorted(given - COMMON_FIELDS - caps.target_fields)
+        ]
+        problems += [
+            field_error(key, f"{key} is required by {name}")
+            for key in sorted(caps.required_fields - given)
         ]
         if bool(order.files) == (fields.url is not None):
             problems.append(field_error("file", "send exactly one of file (one or more) and url"))
         if fields.caption and not caps.captions:
-            problems.append(
-                field_error("caption", f"{fields.provider} media uploads take no caption")
-            )
+            problems.append(field_error("caption", f"caption is not used by {name}; leave it out"))
         if fields.file_type is not None and fields.url is None:
             problems.append(field_error("file_type", "file_type is only for url sends"))
+        for upload in order.files:
+            if upload.size == 0:
+                problems.append(field_error("file", f"{upload.filename!r} is empty (0 bytes)"))
         if problems:
-            raise InvalidRequestError("The request is invalid.", errors=problems)
+            raise invalid(problems)
 
     @contextlib.asynccontextmanager
     async def _media(self, order: SendOrder, caps: Capabilities) -> AsyncIterator[MediaRequest]:
@@ -123,7 +152,9 @@ class MediaService:
         for upload, mime in zip(uploads, mimes, strict=True):
             self._check_accepted(fields.provider, caps, media_type, mime, upload.filename)
         files = [
-            MediaFile(filename=u.filename, content_type=m, size=u.size, stream=u.stream)
+            MediaFile(
+                filename=shorten_filename(u.filename), content_type=m, size=u.size, stream=u.stream
+            )
             for u, m in zip(uploads, mimes, strict=True)
         ]
         return MediaRequest(
@@ -184,5 +215,16 @@ class MediaService:
             )
 
 
+def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:
+    """`name` cut to `limit` characters, keeping its extension: the provider decides the
+    type from it too, so the extension that was checked is the one that is sent."""
+    if len(name) <= limit:
+        return name
+    stem, ext = posixpath.splitext(name)
+    if len(ext) >= limit // 2:
+        return name[:limit]
+    return stem[: limit - len(ext)] + ext
+
+
 def _invalid(field_name: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(message, errors=[field_error(field_name, message)])
+    return invalid([field_error(field_name, message)])

@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class StartupError(RuntimeError):
+    """The configuration does not allow the gateway to start."""
 
 
 class Settings(BaseSettings):
     """Configuration read from GATEWAY_* environment variables and a `.env` file."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+    # Never echo a value in a validation error: GATEWAY_API_KEYS and GATEWAY_REDIS_URL hold
+    # secrets, and any variable may hold one pasted by mistake.
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     allow_anonymous: bool = False
     upstream_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    request_deadline_s: float = Field(default=150.0, gt=0, le=3600)
     max_upload_bytes: int = Field(default=100 * MIB, gt=0)
     fetch_allow_private: bool = False
     fetch_timeout_s: float = Field(default=30.0, gt=0, le=600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    client_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
     client_body_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    client_body_min_rate: int = Field(default=10_240, ge=0)
+    max_concurrency: int = Field(default=256, ge=1)
     redis_url: SecretStr | None = None
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -39,11 +58,34 @@ class Settings(BaseSettings):
     def _strong_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         for key in keys:
             if len(key.get_secret_value()) < 16:
-                raise ValueError("every key in GATEWAY_API_KEYS must be at least 16 characters")
+                raise ValueError("every key must be at least 16 characters")
         return keys
+
+
+def describe(exc: ValidationError, model: type[BaseSettings]) -> str:
+    """A settings error as `VARIABLE: reason; ...`, naming variables and never a value."""
+    prefix = str(model.model_config.get("env_prefix") or "").upper()
+    reasons = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        location = [str(part) for part in error["loc"]]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if location:
+            reasons.append(f"{prefix}{location[0].upper()}: {message}")
+        else:
+            reasons.append(message)
+    return "; ".join(reasons)
+
+
+def load(model: type[Any]) -> Any:
+    """Build a settings model from the environment, or raise a one-line StartupError."""
+    try:
+        return model()
+    except ValidationError as exc:
+        raise StartupError(describe(exc, model)) from None
 
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process's settings, read once on first use."""
-    return Settings()
+    """The process's settings, read once on first use; a bad value is a StartupError."""
+    settings: Settings = load(Settings)
+    return settings

@@ -58,6 +58,8 @@ class Capabilities:
     """What a provider accepts, so the gateway can refuse a request before it goes upstream."""
 
     formats: Mapping[MediaType, frozenset[str]]
+    # The request fields this provider uses beyond the common ones; any other is refused.
+    target_fields: frozenset[str] = frozenset()
     required_fields: frozenset[str] = frozenset()
     album_sizes: tuple[int, int] | None = None
     url_passthrough: bool = False
@@ -92,7 +94,8 @@ _PLACEHOLDERS = (
 class ProviderSettings(BaseSettings):
     """Settings of one provider; `live` is true when real credentials are configured."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Never echo a value in a validation error: it may be a credential.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     @property
     def live(self) -> bool:

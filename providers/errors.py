@@ -12,6 +12,9 @@
         ├── ProviderTimeoutError        no answer within the deadline
         └── ProviderUnavailableError    the provider could not be reached
 
+TargetError is not a provider failure: an adapter raises it, before any call, when the
+request's target fields are wrong for how it is configured (the caller's mistake, a 422).
+
 Every error carries the provider, the stage that failed and, when the provider answered,
 its status and message. The gateway turns them into problem documents; adapters never do.
 """
@@ -19,7 +22,7 @@ its status and message. The gateway turns them into problem documents; adapters 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Stage(StrEnum):
@@ -29,6 +32,15 @@ class Stage(StrEnum):
     UPLOAD = "upload"
     POST = "post"
     FETCH = "fetch"
+
+
+class TargetError(ValueError):
+    """The request names a target this provider cannot serve; found before any call."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class ProviderError(Exception):
@@ -55,6 +67,17 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.media_id = media_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copies and pickles keep every field (the default would call __init__ with `args`).
+        return (_restore, (type(self), self.args, self.__dict__.copy()))
+
+
+def _restore(kind: type[ProviderError], args: tuple[Any, ...], fields: dict[str, Any]) -> Any:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(fields)
+    return error
 
 
 class PermanentProviderError(ProviderError):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -13,16 +13,18 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import Capabilities, Delivery, MediaRequest, MediaType, ProviderSettings
-from providers.errors import ProviderAuthError, ProviderError, ProviderFailedError, Stage
+from providers.errors import ProviderError, ProviderFailedError, Stage, TargetError
 from providers.http import (
     Answer,
-    Redactor,
     Token,
+    TokenCell,
     Upstream,
+    checked_base,
     message_of,
     normalize_base,
     status_error,
 )
+from providers.redact import Redactor
 
 NAME = "gupshup"
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -46,6 +48,8 @@ FORMATS = {
     ),
 }
 PARTNER_TOKEN_LIFE_S = 23 * 3600  # Gupshup says 24 h; renew an hour early.
+# Callers choose the app in chain mode; bound how many apps' tokens one process remembers.
+MAX_CACHED_APPS = 1024
 
 
 class GupshupSettings(ProviderSettings):
@@ -65,18 +69,39 @@ class GupshupSettings(ProviderSettings):
 
     @property
     def live(self) -> bool:
-        return self.chain_mode or self.app_token is not None
+        credentials = (self.app_id, self.app_token, self.partner_email, self.partner_secret)
+        return any(value is not None for value in credentials)
 
     @model_validator(mode="after")
     def _check_mode(self) -> GupshupSettings:
-        if (self.partner_email is None) != (self.partner_secret is None):
+        if self.app_token is not None and (self.partner_email or self.partner_secret):
             raise ValueError(
-                "token-chain mode needs GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET"
+                "set either GUPSHUP_APP_TOKEN or the partner login "
+                "(GUPSHUP_PARTNER_EMAIL, GUPSHUP_PARTNER_SECRET), not both"
+            )
+        if (self.partner_email is None) != (self.partner_secret is None):
+            given, missing = (
+                ("GUPSHUP_PARTNER_EMAIL", "GUPSHUP_PARTNER_SECRET")
+                if self.partner_secret is None
+                else ("GUPSHUP_PARTNER_SECRET", "GUPSHUP_PARTNER_EMAIL")
+            )
+            raise ValueError(
+                f"{given} set, so Gupshup is meant to be live, but token-chain mode also "
+                f"needs {missing}"
             )
         if self.app_token is not None and self.app_id is None:
-            raise ValueError("static app-token mode needs GUPSHUP_APP_ID with GUPSHUP_APP_TOKEN")
-        if self.app_token is not None and self.chain_mode:
-            raise ValueError("set either GUPSHUP_APP_TOKEN or the partner login, not both")
+            raise ValueError(
+                "GUPSHUP_APP_TOKEN set, so Gupshup is meant to be live, but static app-token "
+                "mode also needs GUPSHUP_APP_ID"
+            )
+        if self.app_id is not None and self.app_token is None and not self.chain_mode:
+            raise ValueError(
+                "GUPSHUP_APP_ID set, so Gupshup is meant to be live, but it needs "
+                "GUPSHUP_APP_TOKEN (static app-token mode), or GUPSHUP_PARTNER_EMAIL and "
+                "GUPSHUP_PARTNER_SECRET (token-chain mode)"
+            )
+        if checked_base(self.base_url) is None:
+            raise ValueError("GUPSHUP_BASE_URL is not an http or https URL")
         self.refuse_placeholders(
             GUPSHUP_APP_TOKEN=self.app_token, GUPSHUP_PARTNER_SECRET=self.partner_secret
         )
@@ -98,16 +123,19 @@ class GupshupProvider:
         self._clock = clock
         self._redact = Redactor()
         self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
-        self._base = normalize_base(settings.base_url)
-        self._partner: Token | None = None
-        self._apps: dict[str, Token] = {}
-        self._lock = asyncio.Lock()
-        if settings.app_token is not None and settings.app_id is not None:
-            self._apps[settings.app_id] = Token(settings.app_token.get_secret_value(), float("inf"))
+        self._base = checked_base(settings.base_url) or normalize_base(settings.base_url)
+        self._static: Token | None = None
+        self._partner: TokenCell | None = None
+        self._apps: dict[str, TokenCell] = {}
+        if settings.app_token is not None:
+            self._static = Token(settings.app_token.get_secret_value(), float("inf"))
+        else:
+            self._partner = TokenCell(self._login, provider=NAME, clock=clock)
         for secret in (settings.app_token, settings.partner_secret):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
             formats=FORMATS,
+            target_fields=frozenset({"app_id"}),
             required_fields=frozenset() if settings.app_id else frozenset({"app_id"}),
             url_passthrough=True,
             captions=False,
@@ -120,12 +148,13 @@ class GupshupProvider:
 
     async def send(self, request: MediaRequest) -> Delivery:
         app_id = request.app_id or self._settings.app_id
-        assert app_id is not None, "the gateway checks required_fields"
-        if not self._settings.chain_mode and app_id != self._settings.app_id:
-            raise ProviderAuthError(
-                f"the gateway holds a gupshup token only for app {self._settings.app_id}",
-                provider=NAME,
-                stage=Stage.AUTH,
+        if app_id is None:
+            raise TargetError("app_id", "app_id is required: this gateway has no default app")
+        if self._static is not None and app_id != self._settings.app_id:
+            raise TargetError(
+                "app_id",
+                f"this gateway holds a token for the gupshup app {self._settings.app_id!r} "
+                "only; send that app_id or leave it out",
             )
         if request.url is not None:
             assert request.content_type is not None
@@ -139,13 +168,13 @@ class GupshupProvider:
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/media"
 
         token = await self._app_token(app_id)
-        answer = await self._upstream.send(
-            self._media_request(url, token.value, parts), Stage.UPLOAD
+        answer = await self._upstream.call(
+            Stage.UPLOAD, partial(self._media_request, url, token.value, parts)
         )
-        if answer.status == 401 and self._settings.chain_mode:
-            token = await self._renew_app_token(app_id, token)
-            answer = await self._upstream.send(
-                self._media_request(url, token.value, parts), Stage.UPLOAD
+        if answer.status == 401 and self._static is None:
+            token = await self._app_cell(app_id).renew(token)
+            answer = await self._upstream.call(
+                Stage.UPLOAD, partial(self._media_request, url, token.value, parts)
             )
         body = self._body(answer, Stage.UPLOAD)
         media_id = body.get("mediaId")
@@ -169,35 +198,34 @@ class GupshupProvider:
         )
 
     async def _app_token(self, app_id: str) -> Token:
-        token = self._apps.get(app_id)
-        if token is not None and self._clock() < token.refresh_at:
-            return token
-        async with self._lock:
-            current = self._apps.get(app_id)
-            if current is token or current is None:
-                current = await self._fetch_app_token(app_id)
-            return current
+        if self._static is not None:
+            return self._static
+        return await self._app_cell(app_id).get()
 
-    async def _renew_app_token(self, app_id: str, stale: Token) -> Token:
-        async with self._lock:
-            current = self._apps.get(app_id)
-            if current is stale or current is None:
-                self._partner = None  # the partner token may be what expired
-                current = await self._fetch_app_token(app_id)
-            return current
+    def _app_cell(self, app_id: str) -> TokenCell:
+        cell = self._apps.get(app_id)
+        if cell is None:
+            if len(self._apps) >= MAX_CACHED_APPS:
+                del self._apps[next(iter(self._apps))]
+            cell = TokenCell(
+                partial(self._fetch_app_token, app_id), provider=NAME, clock=self._clock
+            )
+            self._apps[app_id] = cell
+        return cell
 
     async def _fetch_app_token(self, app_id: str) -> Token:
         """GET /partner/app/{appId}/token with the partner token (logging in when needed)."""
+        assert self._partner is not None
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/token"
-        partner = await self._partner_token()
-        answer = await self._upstream.send(
-            httpx.Request("GET", url, headers={"Authorization": partner.value}), Stage.AUTH
+        partner = await self._partner.get()
+        answer = await self._upstream.call(
+            Stage.AUTH, partial(httpx.Request, "GET", url, headers={"Authorization": partner.value})
         )
         if answer.status == 401:
-            self._partner = None
-            partner = await self._partner_token()
-            answer = await self._upstream.send(
-                httpx.Request("GET", url, headers={"Authorization": partner.value}), Stage.AUTH
+            partner = await self._partner.renew(partner)
+            answer = await self._upstream.call(
+                Stage.AUTH,
+                partial(httpx.Request, "GET", url, headers={"Authorization": partner.value}),
             )
         body = self._body(answer, Stage.AUTH)
         inner = body.get("token")
@@ -215,21 +243,19 @@ class GupshupProvider:
         if isinstance(expires_on, int | float) and expires_on > 0:
             # expiresOn is epoch milliseconds; 0 means the token does not expire.
             refresh_at = float(expires_on) / 1000.0 - 60.0
-        token = Token(value, refresh_at)
-        self._apps[app_id] = token
-        return token
+        return Token(value, refresh_at)
 
-    async def _partner_token(self) -> Token:
-        if self._partner is not None and self._clock() < self._partner.refresh_at:
-            return self._partner
+    async def _login(self) -> Token:
+        """POST /partner/account/login: the partner token, valid 24 h."""
         settings = self._settings
         assert settings.partner_email is not None
         assert settings.partner_secret is not None
         secret = settings.partner_secret.get_secret_value()
         # Older docs call the client secret `password`, newer ones `secret`.
         form = {"email": settings.partner_email, "password": secret, "secret": secret}
-        answer = await self._upstream.send(
-            httpx.Request("POST", f"{self._base}/partner/account/login", data=form), Stage.AUTH
+        answer = await self._upstream.call(
+            Stage.AUTH,
+            partial(httpx.Request, "POST", f"{self._base}/partner/account/login", data=form),
         )
         body = self._body(answer, Stage.AUTH)
         value = body.get("token")
@@ -238,8 +264,7 @@ class GupshupProvider:
                 "gupshup's login answer has no token", provider=NAME, stage=Stage.AUTH, status=200
             )
         self._redact.add(value)
-        self._partner = Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
-        return self._partner
+        return Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
         if answer.status != 200:

@@ -4,7 +4,14 @@ mapping of transport failures and status classes onto the error tree."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -24,6 +31,9 @@ from providers.errors import (
     RateLimitedError,
     Stage,
 )
+from providers.redact import Redactor
+
+log = logging.getLogger(__name__)
 
 # Answers we read are small JSON documents; a provider that streams more is broken.
 MAX_ANSWER_BYTES = 1 << 20
@@ -54,20 +64,30 @@ class Token:
     refresh_at: float
 
 
-class Redactor:
-    """Removes an adapter's secrets (configured and fetched) from text that leaves it."""
+# The loop time by which the request being served must be answered; None: no deadline.
+_deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
 
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
 
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
-            self._secrets.add(secret)
+@contextmanager
+def request_deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every upstream call and every wait made inside the block to `seconds` in all."""
+    reset = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(reset)
 
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+
+def remaining() -> float | None:
+    """Seconds left of the current request's deadline, or None when there is none."""
+    deadline = _deadline.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def within(timeout: float) -> float:
+    """`timeout`, shortened to what is left of the request's deadline."""
+    left = remaining()
+    return timeout if left is None else min(timeout, left)
 
 
 class Upstream:
@@ -81,9 +101,15 @@ class Upstream:
         self.timeout = timeout
         self.redact = redact
 
-    async def send(self, request: httpx.Request, stage: Stage) -> Answer:
+    async def call(self, stage: Stage, build: Callable[[], httpx.Request]) -> Answer:
+        """Build and send one call, and read its answer: the one choke point where every
+        exception raised below, of any type, becomes a `ProviderError`."""
+        timeout = within(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            if timeout <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(timeout):
+                request = build()
                 response = await self.client.send(request, stream=True)
                 try:
                     content = await _read_capped(response)
@@ -91,7 +117,7 @@ class Upstream:
                     await response.aclose()
         except TimeoutError:
             raise ProviderTimeoutError(
-                f"{self.provider} gave no complete answer within {self.timeout:g} s",
+                f"{self.provider} gave no complete answer within {timeout:g} s",
                 provider=self.provider,
                 stage=stage,
             ) from None
@@ -100,6 +126,21 @@ class Upstream:
         except _AnswerTooLargeError:
             raise ProviderFailedError(
                 f"{self.provider} answered with more than {MAX_ANSWER_BYTES} bytes",
+                provider=self.provider,
+                stage=stage,
+            ) from None
+        except ProviderError:
+            raise
+        except Exception as exc:
+            # A URL the provider handed us that httpx cannot use, a body that cannot be
+            # encoded, a broken transport: never a 500 for the caller, always in the log.
+            log.warning(
+                "upstream call could not be made",
+                extra={"provider": self.provider, "stage": stage.value},
+                exc_info=exc,
+            )
+            raise ProviderFailedError(
+                f"{self.provider} could not be called ({type(exc).__name__})",
                 provider=self.provider,
                 stage=stage,
             ) from None
@@ -114,7 +155,11 @@ class Upstream:
         message: str | None,
     ) -> ProviderError:
         """Build an error for an answer, with the upstream message redacted and shortened."""
-        clean = self.redact(message)[:MAX_MESSAGE_CHARS] if message else None
+        # Auth servers may echo the credentials they refuse, in any encoding: their text
+        # never leaves the gateway; the detail says what failed instead.
+        clean = None
+        if message and stage is not Stage.AUTH:
+            clean = self.redact(message)[:MAX_MESSAGE_CHARS]
         retry_after = parse_retry_after(answer.headers.get("retry-after"))
         if kind is RateLimitedError and retry_after is None:
             retry_after = 1
@@ -135,7 +180,8 @@ class _AnswerTooLargeError(Exception):
 async def _read_capped(response: httpx.Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
+    # Decoded bytes are counted, so a compressed answer cannot inflate past the cap either.
+    async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             raise _AnswerTooLargeError
@@ -204,3 +250,117 @@ def message_of(body: Any) -> str | None:
 def normalize_base(url: str) -> str:
     """A base URL without trailing slashes, so `{base}/v1/...` never has `//`."""
     return url.strip().rstrip("/")
+
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\.?)+$|^[0-9A-Fa-f:.%]+$")
+
+
+def usable_url(text: object) -> httpx.URL | None:
+    """`text` as an http(s) URL with a valid host and port, IDNA-encoded and with a
+    percent-encoded path; None when it is not one (never an exception)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        url = httpx.URL(text.strip())
+        port = url.port
+        host = url.raw_host.decode("ascii")
+    except Exception:  # httpx raises several types for a malformed URL
+        return None
+    if url.scheme not in ("http", "https") or not host or not _HOST.match(host):
+        return None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return url
+
+
+def checked_base(url: object) -> str | None:
+    """`url` as a normalised http(s) base URL, or None when it is not a usable one."""
+    parsed = usable_url(url)
+    if parsed is None:
+        return None
+    return normalize_base(str(parsed.copy_with(query=None, fragment=None)))
+
+
+class TokenCell:
+    """One cached credential and the single fetch that renews it.
+
+    Every caller that needs a new token while one is being fetched waits for that same
+    fetch and gets its token or its error; a failed fetch is remembered for a short time
+    (or as long as a 429 asked), so a failing auth server is not hammered by every
+    waiter; and every wait is bounded by the request's deadline.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        provider: str,
+        clock: Callable[[], float] = time.time,
+        failure_ttl_s: float = 5.0,
+    ) -> None:
+        self._fetch = fetch
+        self._provider = provider
+        self._clock = clock
+        self._failure_ttl_s = failure_ttl_s
+        self._token: Token | None = None
+        self._task: asyncio.Task[Token] | None = None
+        self._failure: ProviderError | None = None
+        self._failure_until = 0.0
+
+    def invalidate(self) -> None:
+        """Forget the token, so the next `get` fetches a new one."""
+        self._token = None
+
+    async def get(self) -> Token:
+        """A token that is not due for renewal, fetching one when needed."""
+        token = self._token
+        if token is not None and self._clock() < token.refresh_at:
+            return token
+        return await self._join()
+
+    async def renew(self, stale: Token) -> Token:
+        """A token other than `stale`, which the provider refused."""
+        token = self._token
+        if token is not None and token is not stale and self._clock() < token.refresh_at:
+            return token
+        self._token = None
+        return await self._join()
+
+    async def _join(self) -> Token:
+        if self._failure is not None and self._clock() < self._failure_until:
+            raise copy.copy(self._failure)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+            # A fetch nobody waits for any more must not log "exception never retrieved".
+            self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        left = remaining()
+        try:
+            async with asyncio.timeout(left):
+                # Shielded: a caller that gives up does not cancel the others' fetch.
+                return await asyncio.shield(self._task)
+        except TimeoutError:
+            raise ProviderTimeoutError(
+                f"{self._provider} gave no token within the request's deadline",
+                provider=self._provider,
+                stage=Stage.AUTH,
+            ) from None
+        except ProviderError as exc:
+            # Each waiter gets its own copy: callers add fields to the errors they raise.
+            raise copy.copy(exc) from None
+
+    async def _run(self) -> Token:
+        # This task runs in a copy of the first caller's context: the fetch serves every
+        # waiter, so it is bounded by its own calls' timeouts, not by that caller's deadline.
+        _deadline.set(None)
+        try:
+            token = await self._fetch()
+        except ProviderError as exc:
+            hold = self._failure_ttl_s
+            if isinstance(exc, RateLimitedError) and exc.retry_after:
+                hold = min(float(exc.retry_after), 60.0)
+            self._failure, self._failure_until = exc, self._clock() + hold
+            raise
+        finally:
+            self._task = None
+        self._token, self._failure = token, None
+        return token

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin
 
 import httpx
 from pydantic import Field, SecretStr, model_validator
@@ -29,13 +29,15 @@ from providers.errors import (
 )
 from providers.http import (
     Answer,
-    Redactor,
     Token,
+    TokenCell,
     Upstream,
+    checked_base,
     message_of,
     normalize_base,
     status_error,
 )
+from providers.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +91,41 @@ class KaizalaSettings(ProviderSettings):
 
     @property
     def live(self) -> bool:
-        return self.refresh_mode or self.access_token is not None
+        return any(value is not None for value in self._credentials().values())
+
+    def _credentials(self) -> dict[str, object]:
+        return {
+            "KAIZALA_APPLICATION_ID": self.application_id,
+            "KAIZALA_APPLICATION_SECRET": self.application_secret,
+            "KAIZALA_REFRESH_TOKEN": self.refresh_token,
+            "KAIZALA_ENDPOINT_URL": self.endpoint_url,
+            "KAIZALA_ACCESS_TOKEN": self.access_token,
+        }
 
     @model_validator(mode="after")
     def _check_mode(self) -> KaizalaSettings:
-        refresh = (self.application_id, self.application_secret, self.refresh_token)
-        static = (self.endpoint_url, self.access_token)
-        if any(v is not None for v in refresh) and None in refresh:
+        given = {name for name, value in self._credentials().items() if value is not None}
+        refresh = ["KAIZALA_APPLICATION_ID", "KAIZALA_APPLICATION_SECRET", "KAIZALA_REFRESH_TOKEN"]
+        static = ["KAIZALA_ENDPOINT_URL", "KAIZALA_ACCESS_TOKEN"]
+        if given & set(refresh) and given & set(static):
             raise ValueError(
-                "token-refresh mode needs KAIZALA_APPLICATION_ID, KAIZALA_APPLICATION_SECRET "
-                "and KAIZALA_REFRESH_TOKEN together"
+                "set either the token-refresh variables (KAIZALA_APPLICATION_ID, "
+                "KAIZALA_APPLICATION_SECRET, KAIZALA_REFRESH_TOKEN) or the static-token ones "
+                "(KAIZALA_ENDPOINT_URL, KAIZALA_ACCESS_TOKEN), not both"
             )
-        if self.access_token is not None and self.endpoint_url is None:
-            raise ValueError(
-                "static-token mode needs KAIZALA_ENDPOINT_URL with KAIZALA_ACCESS_TOKEN"
-            )
-        if self.refresh_mode and any(v is not None for v in static):
-            raise ValueError("set either the token-refresh variables or the static-token ones")
+        for mode, names in (("token-refresh", refresh), ("static-token", static)):
+            missing = [name for name in names if name not in given]
+            if given & set(names) and missing:
+                raise ValueError(
+                    f"{', '.join(sorted(given))} set, so Kaizala is meant to be live, but "
+                    f"{mode} mode also needs {' and '.join(missing)}"
+                )
+        for name, url in (
+            ("KAIZALA_AUTH_URL", self.auth_url),
+            ("KAIZALA_ENDPOINT_URL", self.endpoint_url),
+        ):
+            if url is not None and checked_base(url) is None:
+                raise ValueError(f"{name} is not an http or https URL")
         self.refuse_placeholders(
             KAIZALA_APPLICATION_SECRET=self.application_secret,
             KAIZALA_REFRESH_TOKEN=self.refresh_token,
@@ -129,19 +149,22 @@ class KaizalaProvider:
         self._clock = clock
         self._redact = Redactor()
         self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
-        self._auth_base = normalize_base(settings.auth_url)
-        self._base = normalize_base(settings.endpoint_url or "")
+        self._auth_base = checked_base(settings.auth_url) or normalize_base(settings.auth_url)
+        self._base = checked_base(settings.endpoint_url) or ""
         self._refresh_token = (
             settings.refresh_token.get_secret_value() if settings.refresh_token else ""
         )
-        self._token: Token | None = None
-        self._lock = asyncio.Lock()
+        self._static: Token | None = None
+        self._tokens: TokenCell | None = None
         if settings.access_token is not None:
-            self._token = Token(settings.access_token.get_secret_value(), float("inf"))
+            self._static = Token(settings.access_token.get_secret_value(), float("inf"))
+        else:
+            self._tokens = TokenCell(self._fetch_token, provider=NAME, clock=clock)
         for secret in (settings.application_secret, settings.refresh_token, settings.access_token):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
             formats=FORMATS,
+            target_fields=frozenset({"group_id"}),
             required_fields=frozenset({"group_id"}),
             album_sizes=(2, settings.album_max_images),
         )
@@ -166,14 +189,8 @@ class KaizalaProvider:
 
     async def _upload(self, request: MediaRequest) -> str:
         files = [("files", (f.filename, f.stream, f.content_type)) for f in request.files]
-
-        def build(base: str, token: str) -> httpx.Request:
-            return httpx.Request(
-                "POST", f"{base}/v1/media", headers={"accessToken": token}, files=files
-            )
-
-        body = self._body(await self._call(Stage.UPLOAD, build), Stage.UPLOAD)
-        media_resource = body.get("mediaResource")
+        answer = await self._call(Stage.UPLOAD, "/v1/media", files=files)
+        media_resource = self._body(answer, Stage.UPLOAD).get("mediaResource")
         if not isinstance(media_resource, str) or not media_resource:
             raise self._unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
         return media_resource
@@ -184,13 +201,7 @@ class KaizalaProvider:
             action_body["caption"] = request.caption
         payload = {"actionType": ACTION_TYPES[request.media_type], "actionBody": action_body}
         path = f"/v1/groups/{quote(group_id, safe='')}/actions"
-
-        def build(base: str, token: str) -> httpx.Request:
-            return httpx.Request(
-                "POST", f"{base}{path}", headers={"accessToken": token}, json=payload
-            )
-
-        body = self._body(await self._call(Stage.POST, build), Stage.POST)
+        body = self._body(await self._call(Stage.POST, path, json=payload), Stage.POST)
         reference_id = body.get("referenceId")
         action_id = body.get("actionId")
         if not isinstance(reference_id, str) or not reference_id:
@@ -201,58 +212,59 @@ class KaizalaProvider:
             action_id=action_id if isinstance(action_id, str) and action_id else None,
         )
 
-    async def _call(self, stage: Stage, build: Callable[[str, str], httpx.Request]) -> Answer:
+    async def _call(self, stage: Stage, path: str, **content: Any) -> Answer:
         """One resource call: follows 308 moves, and refreshes the token once when refused."""
-        token = await self._current_token()
+        token = await self._token()
         refreshed = False
         moves = 0
         while True:
-            request = build(self._base, token.value)
-            answer = await self._upstream.send(request, stage)
+            url = f"{self._base}{path}"
+            build = partial(
+                httpx.Request, "POST", url, headers={"accessToken": token.value}, **content
+            )
+            answer = await self._upstream.call(stage, build)
             if answer.status == 308:
                 moves += 1
-                self._base = self._moved(request, answer, stage, moves)
+                self._base = self._moved(url, path, answer, stage, moves)
                 continue
-            if _token_refused(answer) and not refreshed and self._settings.refresh_mode:
-                token = await self._renew_token(token)
+            if _token_refused(answer) and not refreshed and self._tokens is not None:
+                token = await self._tokens.renew(token)
                 refreshed = True
                 continue
             return answer
 
-    def _moved(self, request: httpx.Request, answer: Answer, stage: Stage, moves: int) -> str:
-        """The new base named by a 308, so the call and every later one go there."""
+    def _moved(self, url: str, path: str, answer: Answer, stage: Stage, moves: int) -> str:
+        """The new base named by a 308, so the call and every later one go there.
+
+        `path` is the API path exactly as the adapter built it (a group id's `@` encoded as
+        `%40`): the request's decoded path would not match what the Location repeats.
+        """
         location = answer.headers.get("location")
         if not location or moves > MAX_MOVES:
             raise self._upstream.error(
                 ProviderFailedError, "kaizala kept moving the endpoint", answer, stage, None
             )
-        target = urljoin(str(request.url), location)
-        path = request.url.path
-        api_path = path[path.index("/v1/") :] if "/v1/" in path else path
-        target_path = urlsplit(target).path
-        base = target[: target.rindex(api_path)] if target_path.endswith(api_path) else target
+        target = urljoin(url, location).split("#", 1)[0].split("?", 1)[0]
+        if target.endswith(path):
+            base: str | None = target[: -len(path)]
+        elif unquote(target).endswith(unquote(path)):
+            base = unquote(target)[: -len(unquote(path))]
+        else:
+            base = target
+        base = checked_base(base)
+        if base is None:
+            raise self._upstream.error(
+                ProviderFailedError, "kaizala moved the endpoint to an unusable URL", answer,
+                stage, None,
+            )  # fmt: skip
         log.info("kaizala endpoint moved", extra={"stage": stage.value, "new_base": base})
-        return normalize_base(base.split("?", 1)[0])
+        return base
 
-    async def _current_token(self) -> Token:
-        token = self._token
-        if token is not None and self._clock() < token.refresh_at:
-            return token
-        if not self._settings.refresh_mode:
-            assert token is not None
-            return token
-        async with self._lock:
-            if self._token is token:
-                self._token = await self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    async def _renew_token(self, stale: Token) -> Token:
-        """A fresh token after `stale` was refused; concurrent callers share one fetch."""
-        async with self._lock:
-            if self._token is stale or self._token is None:
-                self._token = await self._fetch_token()
-            return self._token
+    async def _token(self) -> Token:
+        if self._tokens is None:
+            assert self._static is not None
+            return self._static
+        return await self._tokens.get()
 
     async def _fetch_token(self) -> Token:
         settings = self._settings
@@ -263,22 +275,24 @@ class KaizalaProvider:
             "applicationSecret": settings.application_secret.get_secret_value(),
             "refreshToken": self._refresh_token,
         }
+        path = "/v1/accessToken"
         moves = 0
         while True:
-            request = httpx.Request("GET", f"{self._auth_base}/v1/accessToken", headers=headers)
-            answer = await self._upstream.send(request, Stage.AUTH)
+            url = f"{self._auth_base}{path}"
+            answer = await self._upstream.call(
+                Stage.AUTH, partial(httpx.Request, "GET", url, headers=headers)
+            )
             if answer.status != 308:
                 break
             moves += 1
-            self._auth_base = self._moved(request, answer, Stage.AUTH, moves)
+            self._auth_base = self._moved(url, path, answer, Stage.AUTH, moves)
         body = self._body(answer, Stage.AUTH)
-        value, endpoint, expiry = (
-            body.get("accessToken"),
-            body.get("endpointUrl"),
-            body.get("accessTokenExpiry"),
-        )
-        if not isinstance(value, str) or not value or not isinstance(endpoint, str):
-            raise self._unreadable(Stage.AUTH, "the token answer lacks accessToken or endpointUrl")
+        value, expiry = body.get("accessToken"), body.get("accessTokenExpiry")
+        endpoint = checked_base(body.get("endpointUrl"))
+        if not isinstance(value, str) or not value:
+            raise self._unreadable(Stage.AUTH, "the token answer lacks accessToken")
+        if endpoint is None:
+            raise self._unreadable(Stage.AUTH, "the token answer's endpointUrl is not a URL")
         if not isinstance(expiry, int | float) or isinstance(expiry, bool):
             raise self._unreadable(Stage.AUTH, "the token answer lacks accessTokenExpiry")
         self._redact.add(value)
@@ -294,7 +308,7 @@ class KaizalaProvider:
         now = self._clock()
         expires = float(expiry) / 1000.0
         margin = min(settings.token_refresh_margin_s, max(0.0, (expires - now) / 2))
-        self._base = normalize_base(endpoint)
+        self._base = endpoint
         return Token(value, expires - margin)
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from providers import ProviderSettings
 from providers.gupshup import GupshupSettings
 from providers.kaizala import KaizalaSettings
 
+SANDBOX_APP_ID = "sandbox-app"
+
 
 @dataclass(frozen=True)
 class Sandbox:
@@ -46,6 +48,8 @@ def gupshup_sandbox(settings: ProviderSettings) -> Sandbox:
         settings=settings.model_copy(
             update={
                 "base_url": "http://gupshup.sandbox",
+                # So a send needs no app_id out of the box, as with GUPSHUP_APP_ID set.
+                "app_id": settings.app_id or SANDBOX_APP_ID,
                 "partner_email": config.partner_email,
                 "partner_secret": SecretStr(config.partner_secret),
             }

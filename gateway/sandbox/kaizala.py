@@ -9,7 +9,7 @@ Triggers (reserved values that make it fail on demand):
 | group id | `sandbox-429@1` | 429 with `Retry-After: 7` |
 | group id | `sandbox-slow@1` | answers after `slow_s` seconds |
 | group id | `sandbox-garbage@1` | 200 with an HTML body |
-| group id | `sandbox-moved@1` | 308 to a new endpoint base, which then serves every call |
+| group id | `sandbox-moved@1` | 308 to a new base, which serves the resend and later calls |
 | file name | `sandbox-415.*`, `sandbox-413.*`, `sandbox-500.*` | that status from /v1/media |
 
 Control plane for tests (not part of Kaizala's API): `POST /_sandbox/move` (next call to the
@@ -72,6 +72,8 @@ class _State:
     prefix: str = ""
     moves: int = 0
     move_next: bool = False
+    # True between a sandbox-moved post that moved the endpoint and its resend.
+    trigger_moved: bool = False
     refresh_token: str = ""
     log: list[dict[str, Any]] = field(default_factory=list)
 
@@ -108,7 +110,9 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
             state.prefix = f"moved-{state.moves}"
         if prefix == state.prefix:
             return None
-        api_path = request.url.path[request.url.path.index("/v1/") :]
+        # The path as it came (a group id's @ still %40), as a real server repeats it.
+        raw = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        api_path = raw[raw.index("/v1/") :]
         return Response(status_code=308, headers={"Location": f"{base()}{api_path}"})
 
     @app.get("/v1/accessToken")
@@ -171,7 +175,10 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
     async def post_action(request: Request, prefix: str, group_id: str) -> Response:
         trigger = group_id.removeprefix("sandbox-").split("@", 1)[0]
         if group_id.startswith("sandbox-moved") and prefix == state.prefix:
-            state.move_next = True
+            # Move at once for this call only; its resend (to the new base) is served.
+            if not state.trigger_moved:
+                state.move_next = True
+            state.trigger_moved = not state.trigger_moved
         if (answer := moved(request, prefix)) is not None:
             return answer
         if not token_ok(request) or (group_id.startswith("sandbox-") and trigger == "401"):

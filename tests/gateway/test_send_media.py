@@ -118,7 +118,17 @@ async def test_gupshup_url_with_explicit_file_type(client: httpx.AsyncClient) ->
     ("data", "files", "field"),
     [
         ({"provider": "kaizala"}, {"file": ("a.png", samples.png(), "image/png")}, "group_id"),
-        ({"provider": "gupshup"}, {"file": ("a.png", samples.png(), "image/png")}, "app_id"),
+        # A field the chosen provider does not use is refused, whichever field it is.
+        (
+            {"provider": "gupshup", "group_id": "g"},
+            {"file": ("a.png", samples.png(), "image/png")},
+            "group_id",
+        ),
+        (
+            {"provider": "kaizala", "group_id": "g", "app_id": "a"},
+            {"file": ("a.png", samples.png(), "image/png")},
+            "app_id",
+        ),
         ({"provider": "nope"}, {"file": ("a.png", samples.png(), "image/png")}, "provider"),
         ({"provider": "kaizala", "group_id": "g"}, None, "file"),
         ({"group_id": "g"}, {"file": ("a.png", samples.png(), "image/png")}, "provider"),

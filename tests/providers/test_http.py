@@ -1,12 +1,31 @@
-"""The shared mapping covers every status class and every httpx transport error."""
+"""The shared plumbing: the mapping covers every status class and every transport error,
+nothing escapes the choke point, the deadline bounds calls, and tokens are single-flight."""
 
 from __future__ import annotations
+
+import asyncio
+import ssl
 
 import httpx
 import pytest
 
 from providers import errors as pe
-from providers.http import parse_retry_after, status_error, transport_error
+from providers.errors import (
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    Stage,
+)
+from providers.http import (
+    Token,
+    TokenCell,
+    Upstream,
+    parse_retry_after,
+    request_deadline,
+    status_error,
+    transport_error,
+)
+from providers.redact import Redactor
 
 
 def all_subclasses(cls: type) -> set[type]:
@@ -88,3 +107,153 @@ def test_permanent_and_transient_split() -> None:
 )
 def test_retry_after(value: str | None, seconds: int | None) -> None:
     assert parse_retry_after(value) == seconds
+
+
+# ---- one choke point: nothing raised while building or sending escapes unmapped ----
+
+ANY_EXCEPTION = [
+    ValueError("bad value"),
+    RuntimeError("boom"),
+    KeyError("missing"),
+    UnicodeEncodeError("ascii", "ü", 0, 1, "no"),
+    OSError("socket gone"),
+    ssl.SSLError("handshake"),
+    RecursionError("deep"),
+    httpx.InvalidURL("Invalid port: '99999'"),
+    httpx.UnsupportedProtocol("ftp"),
+    httpx.DecodingError("gzip"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("where", ["build", "transport"])
+@pytest.mark.parametrize("exc", ANY_EXCEPTION, ids=lambda e: type(e).__name__)
+async def test_no_exception_of_any_kind_escapes_the_choke_point(where: str, exc: Exception) -> None:
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    def build() -> httpx.Request:
+        if where == "build":
+            raise exc
+        return httpx.Request("GET", "https://provider.test/x")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(explode)) as client:
+        upstream = Upstream(client, provider="p", timeout=5, redact=Redactor())
+        with pytest.raises(ProviderError) as caught:
+            await upstream.call(Stage.UPLOAD, build)
+    assert caught.value.stage is Stage.UPLOAD
+    assert caught.value.provider == "p"
+
+
+@pytest.mark.anyio
+async def test_a_spent_deadline_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as client:
+        upstream = Upstream(client, provider="p", timeout=5, redact=Redactor())
+        with request_deadline(0), pytest.raises(ProviderTimeoutError):
+            await upstream.call(Stage.POST, lambda: httpx.Request("GET", "https://p.test/"))
+    assert sent == []
+
+
+# ---- TokenCell: one fetch shared by every waiter, its token or its error ----
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.anyio
+async def test_waiters_share_one_failing_fetch_and_the_failure_is_remembered() -> None:
+    calls = 0
+    release = asyncio.Event()
+
+    async def fetch() -> Token:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        raise ProviderTimeoutError("auth timed out", provider="p", stage=Stage.AUTH)
+
+    clock = FakeClock()
+    cell = TokenCell(fetch, provider="p", clock=clock, failure_ttl_s=5)
+    waiters = [asyncio.create_task(cell.get()) for _ in range(8)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert calls == 1
+    assert all(isinstance(r, ProviderTimeoutError) for r in results)
+    # Each waiter has its own copy, with every field kept.
+    assert len({id(r) for r in results}) == 8
+    assert {(r.provider, r.stage) for r in results} == {("p", Stage.AUTH)}  # type: ignore[union-attr]
+
+    clock.now += 4
+    with pytest.raises(ProviderTimeoutError):
+        await cell.get()
+    assert calls == 1  # still remembered
+    clock.now += 2
+    with pytest.raises(ProviderTimeoutError):
+        await cell.get()
+    assert calls == 2  # forgotten after failure_ttl_s, tried again
+
+
+@pytest.mark.anyio
+async def test_a_429_is_remembered_as_long_as_it_asked() -> None:
+    calls = 0
+
+    async def fetch() -> Token:
+        nonlocal calls
+        calls += 1
+        raise RateLimitedError("slow down", provider="p", stage=Stage.AUTH, retry_after=30)
+
+    clock = FakeClock()
+    cell = TokenCell(fetch, provider="p", clock=clock, failure_ttl_s=5)
+    for advance in (0, 10, 19):
+        clock.now += advance
+        with pytest.raises(RateLimitedError):
+            await cell.get()
+    assert calls == 1
+    clock.now += 2
+    with pytest.raises(RateLimitedError):
+        await cell.get()
+    assert calls == 2
+
+
+@pytest.mark.anyio
+async def test_a_wait_is_bounded_by_the_deadline_and_does_not_cancel_the_fetch() -> None:
+    release = asyncio.Event()
+
+    async def fetch() -> Token:
+        await release.wait()
+        return Token("tok", float("inf"))
+
+    cell = TokenCell(fetch, provider="p", clock=FakeClock())
+    patient = asyncio.create_task(cell.get())
+    await asyncio.sleep(0)
+    with request_deadline(0.05), pytest.raises(ProviderTimeoutError, match="deadline"):
+        await cell.get()
+    release.set()
+    assert (await patient).value == "tok"
+    assert (await cell.get()).value == "tok"
+
+
+@pytest.mark.anyio
+async def test_renew_replaces_only_the_refused_token() -> None:
+    issued = iter(["t1", "t2", "t3"])
+
+    async def fetch() -> Token:
+        return Token(next(issued), float("inf"))
+
+    cell = TokenCell(fetch, provider="p", clock=FakeClock())
+    first = await cell.get()
+    second = await cell.renew(first)
+    assert (first.value, second.value) == ("t1", "t2")
+    # A caller that still holds the refused one gets the renewed token, no new fetch.
+    assert (await cell.renew(first)).value == "t2"

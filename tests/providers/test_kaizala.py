@@ -302,7 +302,8 @@ async def test_refused_credentials_fail_at_auth(http: httpx.AsyncClient, clock: 
     with pytest.raises(pe.ProviderAuthError) as caught:
         await provider(http, clock).send(request())
     assert caught.value.stage is pe.Stage.AUTH
-    assert caught.value.message == "bad secret"
+    # Auth answers may echo the credentials: their text never leaves the adapter.
+    assert caught.value.message is None
 
 
 @respx.mock
@@ -515,8 +516,21 @@ async def test_secrets_are_redacted_from_upstream_messages(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"KAIZALA_APPLICATION_ID": "a"}, "token-refresh mode needs"),
-        ({"KAIZALA_ACCESS_TOKEN": "tok-abcdef"}, "static-token mode needs"),
+        (
+            {"KAIZALA_APPLICATION_ID": "a"},
+            "meant to be live, but token-refresh mode also needs KAIZALA_APPLICATION_SECRET "
+            "and KAIZALA_REFRESH_TOKEN",
+        ),
+        (
+            {"KAIZALA_ACCESS_TOKEN": "tok-abcdef"},
+            "static-token mode also needs KAIZALA_ENDPOINT_URL",
+        ),
+        # The endpoint alone used to run the sandbox silently.
+        ({"KAIZALA_ENDPOINT_URL": "https://x"}, "also needs KAIZALA_ACCESS_TOKEN"),
+        (
+            {"KAIZALA_ENDPOINT_URL": "not a url", "KAIZALA_ACCESS_TOKEN": "tok-abcdef"},
+            "KAIZALA_ENDPOINT_URL is not an http or https URL",
+        ),
         (
             {
                 "KAIZALA_APPLICATION_ID": "a",
@@ -541,8 +555,11 @@ def test_settings_refuse_partial_or_placeholder_credentials(
 ) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as caught:
         KaizalaSettings()
+    for value in env.values():
+        if len(value) >= 6:  # shorter ones occur in any sentence
+            assert value not in str(caught.value).replace("KAIZALA_", "")
 
 
 def test_settings_modes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -550,3 +567,86 @@ def test_settings_modes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAIZALA_ENDPOINT_URL", "https://x")
     monkeypatch.setenv("KAIZALA_ACCESS_TOKEN", "real-token-1")
     assert KaizalaSettings().live
+
+
+GUID_GROUP = "6a4f8c1e-0000-4000-8000-000000000000@1"
+
+
+@respx.mock
+async def test_308_on_the_action_post_with_a_real_group_id_keeps_the_base(
+    http: httpx.AsyncClient, clock: Clock
+) -> None:
+    """httpx decodes %40 in request.url.path; the suffix must be matched as it was sent."""
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer())
+    respx.post(f"{EP}/v1/media").mock(
+        return_value=httpx.Response(200, json={"mediaResource": "MR"})
+    )
+    encoded = "/v1/groups/6a4f8c1e-0000-4000-8000-000000000000%401/actions"
+    respx.post(f"{EP}{encoded}").mock(
+        return_value=httpx.Response(308, headers={"Location": f"https://moved.test/r2{encoded}"})
+    )
+    moved_post = respx.post(f"https://moved.test/r2{encoded}").mock(
+        return_value=httpx.Response(200, json={"referenceId": "r"})
+    )
+    moved_upload = respx.post("https://moved.test/r2/v1/media").mock(
+        return_value=httpx.Response(200, json={"mediaResource": "MR2"})
+    )
+    kz = provider(http, clock)
+    await kz.send(request(group=GUID_GROUP))
+    assert moved_post.call_count == 1
+    assert kz.base_url == "https://moved.test/r2"
+    await kz.send(request(group=GUID_GROUP))
+    assert moved_upload.call_count == 1  # the next upload goes to the new base, not .../actions
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "location",
+    ["http://[::1", "https://moved.test:99999/v1/media", "ftp://moved.test/v1/media", "http://"],
+)
+async def test_unusable_location_is_a_provider_error(
+    http: httpx.AsyncClient, clock: Clock, location: str
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer())
+    respx.post(f"{EP}/v1/media").mock(
+        return_value=httpx.Response(308, headers={"Location": location})
+    )
+    with pytest.raises(pe.ProviderFailedError) as caught:
+        await provider(http, clock).send(request())
+    assert caught.value.stage is pe.Stage.UPLOAD
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "endpoint", ["not a url", "http://ep.test:70000/", "http://bad host/", 42, None, "file:///x"]
+)
+async def test_unusable_endpoint_url_in_the_token_answer_is_a_provider_error(
+    http: httpx.AsyncClient, clock: Clock, endpoint: Any
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer(endpoint=endpoint))
+    with pytest.raises(pe.ProviderFailedError, match="endpointUrl") as caught:
+        await provider(http, clock).send(request())
+    assert caught.value.stage is pe.Stage.AUTH
+
+
+async def test_concurrent_sends_share_one_failing_token_fetch(clock: Clock) -> None:
+    """8 sends against a token endpoint that times out: one fetch, not 8 in a row."""
+    fetches = 0
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        nonlocal fetches
+        fetches += 1
+        await asyncio.sleep(0.05)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+        kz = provider(client, clock)
+        results = await asyncio.gather(
+            *(kz.send(request()) for _ in range(8)), return_exceptions=True
+        )
+        assert fetches == 1
+        assert all(isinstance(r, pe.ProviderTimeoutError) for r in results)
+        # Remembered for a moment: the next send fails at once without calling again.
+        with pytest.raises(pe.ProviderTimeoutError):
+            await kz.send(request())
+        assert fetches == 1

@@ -1,0 +1,122 @@
+"""How `python -m gateway` serves: uvicorn, with two guards its protocols lack.
+
+- A deadline for request headers. uvicorn waits forever for a header block that is never
+  finished, so idle half-open connections pile up until the process runs out of file
+  descriptors. Here a connection that has not delivered complete headers within
+  GATEWAY_CLIENT_HEADER_TIMEOUT_S of opening (or of its previous response) is closed.
+- A cap on concurrency (GATEWAY_MAX_CONCURRENCY), counted as uvicorn's `limit_concurrency`
+  counts it (open connections and requests in progress), but answered with a problem
+  document instead of uvicorn's plain-text 503.
+
+Request bodies are bounded in time by `gateway.middleware.BodyLimitMiddleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from gateway import errors
+from gateway.context import bind_request_id, reset_request_id
+from gateway.settings import get_settings
+
+log = logging.getLogger("gateway.server")
+
+
+class _Guard:
+    """Mixed into a uvicorn HTTP protocol (before it in the bases)."""
+
+    # Set by uvicorn's protocols.
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    cycle: Any
+    app: ASGIApp
+    connections: set[Any]
+    tasks: set[asyncio.Task[None]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = get_settings()
+        self._header_timeout = settings.client_header_timeout_s
+        self._limit = settings.max_concurrency
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._armed_for: Any = None
+        self.app = self._capped(self.app)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        if self._header_timer is not None and self.cycle is not self._armed_for:
+            # A new request's headers are complete; its body has its own deadline.
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _arm(self) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        self._armed_for = self.cycle
+        self._header_timer = self.loop.call_later(self._header_timeout, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        idle = self.cycle is None or self.cycle.response_complete
+        if self.cycle is self._armed_for and idle and not self.transport.is_closing():
+            log.info(
+                "connection closed: no complete request headers in time",
+                extra={"timeout_s": self._header_timeout},
+            )
+            self.transport.close()
+
+    def _capped(self, app: ASGIApp) -> ASGIApp:
+        limit, connections, tasks = self._limit, self.connections, self.tasks
+
+        async def capped(scope: Scope, receive: Receive, send: Send) -> None:
+            # This request's own task and connection are in the sets already.
+            if len(tasks) > limit or len(connections) > limit:
+                await _overloaded(scope, receive, send, limit)
+                return
+            await app(scope, receive, send)
+
+        return capped
+
+
+async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    token = bind_request_id(uuid.uuid4().hex)
+    try:
+        log.warning("over the concurrency limit", extra={"limit": limit})
+        response = errors.problem_response(
+            code="overloaded",
+            status=503,
+            title="Overloaded",
+            detail=f"The gateway is serving its limit of {limit} connections; retry shortly.",
+            retryable=True,
+            headers={"Retry-After": "1", "Connection": "close"},
+        )
+        await response(scope, receive, send)
+    finally:
+        reset_request_id(token)
+
+
+class GuardedH11Protocol(_Guard, H11Protocol):  # type: ignore[misc]
+    """uvicorn's h11 protocol with a header deadline and a problem+json concurrency cap."""
