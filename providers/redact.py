@@ -1,6 +1,7 @@
 """Removes secrets from text, in the forms an echoing server or a log line shows them in.
 
-A secret can leak as it is, URL-encoded, base64-encoded (alone or inside a longer encoded
+A secret can leak as it is, percent-encoded (any of its characters), base64-encoded
+(alone or inside a longer encoded
 value such as a Basic credential), in another letter case, or cut short. Every form is
 matched case-insensitively, and any run of `WINDOW` characters of a form counts as a leak,
 so a secret cut to a prefix, a suffix or a middle part is caught too.
@@ -44,6 +45,29 @@ def forms_of(secret: str) -> set[str]:
     return {_fold(form) for form in forms if form}
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _percent_decoded(text: str) -> tuple[str, list[int]]:
+    """`text` with each %XX decoded, and for each character the offset it starts at in
+    `text` (plus one past the end)."""
+    if "%" not in text:
+        return text, list(range(len(text) + 1))
+    chars: list[str] = []
+    starts: list[int] = []
+    i = 0
+    while i < len(text):
+        starts.append(i)
+        if text[i] == "%" and i + 2 < len(text) and text[i + 1] in _HEX and text[i + 2] in _HEX:
+            chars.append(chr(int(text[i + 1 : i + 3], 16)))
+            i += 3
+        else:
+            chars.append(text[i])
+            i += 1
+    starts.append(len(text))
+    return "".join(chars), starts
+
+
 class Redactor:
     """Replaces every known secret in a text with `[redacted]`."""
 
@@ -59,7 +83,7 @@ class Redactor:
     def add(self, secret: str | None) -> None:
         if not secret or len(secret) < MIN_SECRET:
             return
-        for form in forms_of(secret):
+        for form in forms_of(secret) | {_fold(_percent_decoded(secret)[0])}:
             if len(form) < WINDOW:
                 self._whole.add(form)
             else:
@@ -68,16 +92,19 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not (self._grams or self._whole) or len(text) < MIN_SECRET:
             return text
-        folded = _fold(text)
+        # Matched on the text with every %XX decoded, so a secret whose characters are
+        # percent-encoded in any mix is found; `starts` maps back to the text's offsets.
+        decoded, starts = _percent_decoded(text)
+        folded = _fold(decoded)
         spans: list[tuple[int, int]] = []
         grams = self._grams
         for i in range(len(folded) - WINDOW + 1):
             if folded[i : i + WINDOW] in grams:
-                spans.append((i, i + WINDOW))
+                spans.append((starts[i], starts[i + WINDOW]))
         for form in self._whole:
             start = folded.find(form)
             while start != -1:
-                spans.append((start, start + len(form)))
+                spans.append((starts[start], starts[start + len(form)]))
                 start = folded.find(form, start + 1)
         if not spans:
             return text

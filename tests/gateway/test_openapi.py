@@ -33,3 +33,46 @@ async def test_spec_documents_both_bodies_and_problem_errors(client: httpx.Async
     for status in ("400", "401", "413", "415", "422", "429", "502", "503", "504"):
         assert "application/problem+json" in operation["responses"][status]["content"], status
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+
+
+async def test_each_error_status_has_its_own_example_with_the_right_code(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    responses = spec["paths"]["/send-media"]["post"]["responses"]
+    expected = {
+        "400": {"provider_rejected"},
+        "401": {"unauthorized"},
+        "408": {"request_timeout"},
+        "413": {"payload_too_large"},
+        "415": {"unsupported_media_type"},
+        "422": {"validation_error", "url_not_allowed", "url_fetch_failed"},
+        "429": {"rate_limited"},
+        "500": {"internal_error"},
+        "502": {"provider_error", "provider_auth_failed"},
+        "503": {"provider_unavailable", "overloaded"},
+        "504": {"provider_timeout"},
+    }
+    for status, codes in expected.items():
+        examples = responses[status]["content"]["application/problem+json"]["examples"]
+        values = [e["value"] for e in examples.values()]
+        assert {v["code"] for v in values} == codes, status
+        assert all(v["status"] == int(status) for v in values), status
+    ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    assert (
+        ready["application/problem+json"]["examples"]["not_ready"]["value"]["code"] == "not_ready"
+    )
+    success = spec["components"]["schemas"]["SendMediaResponse"]
+    assert success["examples"][0]["media_id"].startswith("kz-media-")
+    assert "sandbox" in success["required"]
+
+
+async def test_fields_are_described_and_file_type_shows_no_regex(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    form = spec["components"]["schemas"]["SendMediaForm"]["properties"]
+    for name in ("provider", "caption", "file", "url", "group_id", "app_id", "file_type"):
+        assert form[name].get("description"), name
+    assert "Kaizala only" in form["caption"]["description"]
+    assert "pattern" not in json.dumps(spec["components"]["schemas"])

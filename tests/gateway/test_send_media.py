@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests import samples
 from tests.gateway.conftest import AppClient
@@ -425,3 +428,234 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
         "providers": {"kaizala": "sandbox", "gupshup": "sandbox"},
         "redis": "not_configured",
     }
+
+
+# ---- hardening: hostile and awkward input gets the right problem, never a 500 ----
+
+
+async def test_deeply_nested_json_is_a_validation_error(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/send-media", content=b"[" * 10_000, headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert "nested too deeply" in body["detail"]
+
+
+@pytest.mark.parametrize("url", ["http://bücher.example/a.png", "http://127.0.0.1/ü.png"])
+async def test_non_ascii_urls_are_accepted(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.post("/send-media", json={"provider": "gupshup", "url": url})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0ecom/a.png",  # fullwidth letters, dot
+        "http://example.com:99999/a.png",
+        "http://exa mple.com/a.png",
+        "http://[::1/a.png",
+    ],
+)
+async def test_unusable_urls_are_validation_errors(client: httpx.AsyncClient, url: str) -> None:
+    for body in (
+        {"provider": "gupshup", "url": url},
+        {"provider": "kaizala", "group_id": "g", "url": url},
+    ):
+        response = await client.post("/send-media", json=body)
+        problem = assert_problem(response, 422, "validation_error")
+        assert problem["errors"][0]["field"] == "url"
+
+
+async def test_a_png_named_long_dot_pdf_is_refused_by_its_extension(
+    client: httpx.AsyncClient,
+) -> None:
+    name = "x" * 300 + ".pdf"
+    response = await client.post(
+        "/send-media",
+        data={"provider": "kaizala", "group_id": "g"},
+        files={"file": (name, samples.png(), "image/png")},
+    )
+    body = assert_problem(response, 415, "unsupported_media_type")
+    assert "'.pdf'" in body["detail"]
+
+
+def test_long_names_are_shortened_keeping_the_extension() -> None:
+    from gateway.service import shorten_filename
+
+    assert shorten_filename("a" * 300 + ".png") == "a" * 251 + ".png"
+    assert shorten_filename("short.png") == "short.png"
+    assert len(shorten_filename("a." + "b" * 300)) == 255
+
+
+async def test_success_says_whether_the_sandbox_answered(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/send-media",
+        data={"provider": "kaizala", "group_id": "g"},
+        files={"file": ("a.png", samples.png(), "image/png")},
+    )
+    assert response.status_code == 200
+    assert response.json()["sandbox"] is True
+    assert response.json()["message_id"] is None
+
+
+async def test_gupshup_sandbox_needs_no_app_id(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/send-media", json={"provider": "gupshup", "url": "https://example.com/a.pdf"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["media_id"].isdigit()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_probes_answer_head(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.head(path)).status_code == 200
+
+
+async def test_an_empty_file_says_it_is_empty(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/send-media",
+        data={"provider": "kaizala", "group_id": "g"},
+        files={"file": ("a.png", b"", "image/png")},
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert body["detail"] == "file: 'a.png' is empty (0 bytes)"
+
+
+async def test_details_name_the_first_problem_without_prefixes(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/send-media", json={"provider": "kaizala", "group_id": "g", "url": "ftp://x/a.png"}
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert body["detail"].startswith("url: url must be an http or https URL")
+    assert "Value error" not in response.text
+
+
+async def test_a_json_body_with_a_file_says_to_use_multipart(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/send-media", json={"provider": "kaizala", "group_id": "g", "file": "aGVsbG8="}
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert "multipart/form-data" in body["detail"]
+
+
+async def test_both_413s_state_the_same_limit(app_client: AppClient) -> None:
+    async def streamed() -> Any:
+        yield b'--zz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        for _ in range(20):
+            yield b"x" * 10_000
+
+    async with app_client(max_upload_bytes=1000) as client:
+        declared = await client.post(
+            "/send-media",
+            data={"provider": "kaizala", "group_id": "g"},
+            files={"file": ("a.png", b"x" * 200_000, "image/png")},
+        )
+        streaming = await client.post(
+            "/send-media",
+            content=streamed(),
+            headers={"content-type": "multipart/form-data; boundary=zz"},
+        )
+    limit = "at most 66536 bytes: 1000 of media (GATEWAY_MAX_UPLOAD_BYTES) and 65536 for the form"
+    assert limit in assert_problem(declared, 413, "payload_too_large")["detail"]
+    assert limit in assert_problem(streaming, 413, "payload_too_large")["detail"]
+
+
+async def test_gupshup_static_mode_refuses_another_app_as_the_callers_mistake() -> None:
+    from pydantic import SecretStr
+
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from providers.gupshup import GupshupSettings
+    from providers.kaizala import KaizalaSettings
+    from tests.gateway.conftest import serve
+
+    app = create_app(
+        Settings(_env_file=None, allow_anonymous=True),
+        provider_settings={
+            "kaizala": KaizalaSettings(_env_file=None),
+            # A closed port: the refusal must come before any call.
+            "gupshup": GupshupSettings(
+                _env_file=None,
+                base_url="http://127.0.0.1:9",
+                app_id="my-app",
+                app_token=SecretStr("sk_live_token_1234"),
+            ),
+        },
+    )
+    async with serve(app) as client:
+        response = await client.post(
+            "/send-media",
+            json={"provider": "gupshup", "app_id": "other-app", "url": "https://e.com/a.pdf"},
+        )
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["field"] == "app_id"
+    assert "'my-app'" in body["detail"]
+
+
+# ---- property: no input of any shape reaches the caller as a 500 ----
+
+
+FIELD_NAMES = [
+    "provider",
+    "url",
+    "media_type",
+    "caption",
+    "group_id",
+    "app_id",
+    "file_type",
+    "file",
+    "x",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=6).map(
+            lambda d: json.dumps(d).encode()
+        ),
+    ),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "multipart/form-data; boundary=zz",
+            "multipart/form-data",
+            "text/plain",
+        ]
+    ),
+)
+async def test_no_body_of_any_shape_is_a_500(
+    client: httpx.AsyncClient, body: bytes, content_type: str
+) -> None:
+    response = await client.post(
+        "/send-media", content=body, headers={"content-type": content_type}
+    )
+    assert response.status_code < 500 or response.json()["code"] != "internal_error", response.text
+    assert response.headers["content-type"] in ("application/json", "application/problem+json")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(st.sampled_from(FIELD_NAMES[:-2]), st.text(max_size=60), max_size=6),
+    data=st.binary(max_size=64),
+    name=st.text(max_size=300),
+)
+async def test_no_form_of_any_shape_is_a_500(
+    client: httpx.AsyncClient, fields: dict[str, str], data: bytes, name: str
+) -> None:
+    response = await client.post("/send-media", data=fields, files={"file": (name, data)})
+    assert response.status_code < 500 or response.json()["code"] != "internal_error", response.text

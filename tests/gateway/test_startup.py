@@ -6,6 +6,9 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,11 +17,13 @@ from gateway.logs import JsonFormatter
 from gateway.runtime import StartupError
 from gateway.settings import Settings
 from tests import samples
+from tests.conftest import PREFIXES
 from tests.gateway.conftest import AppClient, serve
 
 pytestmark = pytest.mark.anyio
 
 KEY = "client-key-0123456789"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_live_credentials_without_client_keys_refuse_to_start(
@@ -153,3 +158,97 @@ async def test_readiness_fails_when_redis_is_unreachable(app_client: AppClient) 
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["code"] == "not_ready"
     assert ready.json()["redis"] == "unreachable"
+
+
+def test_formatter_redacts_before_serialising() -> None:
+    """A secret with a quote, a backslash or a control character is escaped by json.dumps;
+    masking after serialising would miss it."""
+    secrets = ['pa"ss\\word-1234', "tab\there-secret", "plain-secret-value-9"]
+    formatter = JsonFormatter(secrets)
+    record = logging.makeLogRecord({"msg": "values %s %s", "args": (secrets[0], secrets[1])})
+    record.detail = {"nested": [secrets[2].upper()]}
+    line = formatter.format(record)
+    parsed = json.loads(line)
+    assert parsed["message"] == "values [redacted] [redacted]"
+    assert parsed["detail"] == {"nested": ["[redacted]"]}
+    for secret in secrets:
+        assert json.dumps(secret)[1:-1] not in line
+
+
+async def test_a_partial_live_configuration_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once a misspelled token variable meant a sandbox answering 200 with fake ids.
+    monkeypatch.setenv("GUPSHUP_APP_ID", "prod-app")
+    monkeypatch.setenv("GUPSHUP_APP_TOKN", "sk_live_secret_value")
+    with pytest.raises(StartupError, match="needs GUPSHUP_APP_TOKEN"):
+        async with serve(create_app(Settings(_env_file=None, api_keys=[KEY]))):
+            pass
+
+
+BAD_SETTINGS = [
+    (
+        {"GATEWAY_API_KEYS": "prod-key-0123456789abcdef,short"},
+        "GATEWAY_API_KEYS",
+        "prod-key-0123456789abcdef",
+    ),
+    ({"GATEWAY_UPSTREAM_TIMEOUT_S": "abc"}, "GATEWAY_UPSTREAM_TIMEOUT_S", None),
+    ({"GATEWAY_LOG_LEVEL": "verbose"}, "GATEWAY_LOG_LEVEL", None),
+    ({"KAIZALA_ENDPOINT_URL": "https://kaizala.example"}, "KAIZALA_ACCESS_TOKEN", None),
+    (
+        {
+            "GUPSHUP_APP_ID": "app-1",
+            "GUPSHUP_APP_TOKEN": "sk_live_value_123",
+            "GATEWAY_REDIS_URL": "redis://:hunter2-secret@h:99999",
+        },
+        "GATEWAY_API_KEYS",
+        "sk_live_value_123",
+    ),
+]
+
+
+@pytest.mark.parametrize(("env", "named", "secret"), BAD_SETTINGS)
+def test_a_bad_setting_is_one_critical_line_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], named: str, secret: str | None
+) -> None:
+    """`python -m gateway`, as the container runs it: one JSON line, exit 2, no traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "--port", "1"],
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) == 1, lines
+    entry = json.loads(lines[0])
+    assert entry["level"] == "critical"
+    assert named in entry["message"]
+    if secret:
+        assert secret not in lines[0]
+    for value in env.values():
+        if len(value) > 8:
+            assert value not in lines[0]
+
+
+def test_uvicorn_serving_the_app_directly_shows_no_traceback(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
+    secret = "prod-key-0123456789abcdef"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "gateway.main:app", "--port", "1"],
+        env={**clean, "PYTHONPATH": str(ROOT), "GATEWAY_API_KEYS": f"{secret},short"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    assert secret not in output
+    critical = [json.loads(line) for line in result.stdout.splitlines() if '"critical"' in line]
+    assert len(critical) == 1
+    assert "GATEWAY_API_KEYS" in critical[0]["message"]

@@ -650,3 +650,31 @@ async def test_concurrent_sends_share_one_failing_token_fetch(clock: Clock) -> N
         with pytest.raises(pe.ProviderTimeoutError):
             await kz.send(request())
         assert fetches == 1
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "refresh-token-value",
+        "REFRESH-TOKEN-VALUE",
+        "refresh%2Dtoken%2Dvalue".replace("%2D", "-"),  # quote() leaves '-' alone
+        "cmVmcmVzaC10b2tlbi12YWx1ZQ==",  # base64
+        "dXNlcjpyZWZyZXNoLXRva2VuLXZhbHVl",  # base64 of "user:refresh-token-value"
+        "refresh-token-v…",  # cut
+        "app-secret-value".replace("-", "%2D"),
+    ],
+)
+async def test_secrets_echoed_in_other_forms_are_redacted(
+    http: httpx.AsyncClient, clock: Clock, echo: str
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer())
+    respx.post(f"{EP}/v1/media").mock(
+        return_value=httpx.Response(400, json={"message": f"bad request: {echo} !"})
+    )
+    with pytest.raises(pe.ProviderRejectedError) as caught:
+        await provider(http, clock).send(request())
+    message = caught.value.message or ""
+    assert message.startswith("bad request: ")
+    assert "[redacted]" in message
+    assert echo.rstrip("=…") not in message
