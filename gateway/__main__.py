@@ -1,5 +1,5 @@
 """`python -m gateway`: check the configuration, then serve with JSON logs from the first
-line on, a header deadline and a concurrency cap (see gateway.server)."""
+line on, a header deadline and a concurrency cap (see gateway.web.server)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 
 import uvicorn
 
-from gateway.logs import configure_logging
-from gateway.runtime import preflight
-from gateway.server import GuardedH11Protocol
-from gateway.settings import StartupError, get_settings
+from gateway.web.server import GuardedH11Protocol
+from gateway.wiring.logs import configure_logging
+from gateway.wiring.runtime import preflight
+from gateway.wiring.settings import StartupError, get_settings
 from providers import discover
 
 
@@ -27,7 +27,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.openapi:
-        from gateway.app import create_app
+        from gateway.web.app import create_app
 
         print(json.dumps(create_app().openapi(), indent=2, ensure_ascii=False))
         return

@@ -1,4 +1,4 @@
-"""Every error response of every endpoint is rendered here, as RFC 9457 problem+json.
+"""The errors the gateway raises when it refuses a request on its own.
 
     GatewayError                 the gateway itself refused the request
     ├── InvalidRequestError      422 validation_error
@@ -9,27 +9,14 @@
     ├── UrlNotAllowedError       422 url_not_allowed
     └── UrlFetchFailedError      422 url_fetch_failed
 
-Provider failures (providers.errors) are mapped onto the contract's codes in PROVIDER_CODES.
+They are the gateway's own vocabulary, raised by every layer; gateway.web.problems renders
+them, and the providers' errors, as problem documents.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
-
-from gateway.context import current_request_id
-from providers import errors as pe
-
-log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "/problems/"
 
 
 class GatewayError(Exception):
@@ -94,140 +81,6 @@ class UrlFetchFailedError(GatewayError):
     code, status, title = "url_fetch_failed", 422, "URL fetch failed"
 
 
-# Provider error class -> (code, HTTP status, title); the first matching base class wins.
-PROVIDER_CODES: tuple[tuple[type[pe.ProviderError], str, int, str], ...] = (
-    (pe.MediaRejectedError, "unsupported_media_type", 415, "Unsupported media type"),
-    (pe.MediaTooLargeError, "payload_too_large", 413, "Payload too large"),
-    (pe.ProviderRejectedError, "provider_rejected", 400, "Provider rejected the request"),
-    (pe.ProviderAuthError, "provider_auth_failed", 502, "Provider refused the gateway"),
-    (pe.RateLimitedError, "rate_limited", 429, "Rate limited"),
-    (pe.ProviderTimeoutError, "provider_timeout", 504, "Provider timed out"),
-    (pe.ProviderUnavailableError, "provider_unavailable", 503, "Provider unavailable"),
-    (pe.ProviderFailedError, "provider_error", 502, "Provider error"),
-    (pe.ProviderError, "provider_error", 502, "Provider error"),
-)
-
-RETRYABLE_CODES = frozenset(
-    {"rate_limited", "provider_error", "provider_timeout", "provider_unavailable"}
-)
-
-_HTTP_CODES = {
-    400: ("validation_error", 422, "Invalid request"),
-    401: ("unauthorized", 401, "Unauthorized"),
-    404: ("not_found", 404, "Not found"),
-    405: ("method_not_allowed", 405, "Method not allowed"),
-    408: ("request_timeout", 408, "Request timeout"),
-    413: ("payload_too_large", 413, "Payload too large"),
-    415: ("unsupported_media_type", 415, "Unsupported media type"),
-}
-
-
-def problem_response(
-    *,
-    code: str,
-    status: int,
-    title: str,
-    detail: str,
-    provider: str | None = None,
-    provider_status: int | None = None,
-    provider_message: str | None = None,
-    retryable: bool | None = None,
-    headers: Mapping[str, str] | None = None,
-    **extensions: Any,
-) -> JSONResponse:
-    """The one way a problem document is built."""
-    request_id = current_request_id()
-    body: dict[str, Any] = {
-        "type": f"{TYPE_BASE}{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "provider": provider,
-        "provider_status": provider_status,
-        "provider_message": provider_message,
-        "retryable": code in RETRYABLE_CODES if retryable is None else retryable,
-        "request_id": request_id,
-    }
-    body.update({key: value for key, value in extensions.items() if value is not None})
-    all_headers = dict(headers or {})
-    if request_id:
-        all_headers["X-Request-ID"] = request_id
-    return JSONResponse(body, status_code=status, headers=all_headers, media_type=PROBLEM_JSON)
-
-
-def render_gateway_error(exc: GatewayError) -> JSONResponse:
-    return problem_response(
-        code=exc.code,
-        status=exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        errors=list(exc.errors) if exc.errors is not None else None,
-        headers=exc.headers,
-    )
-
-
-def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
-    code, status, title = next(
-        (code, status, title)
-        for kind, code, status, title in PROVIDER_CODES
-        if isinstance(exc, kind)
-    )
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    log.warning(
-        "provider failed",
-        extra={
-            "provider": exc.provider,
-            "stage": exc.stage.value,
-            "code": code,
-            "provider_status": exc.status,
-        },
-    )
-    return problem_response(
-        code=code,
-        status=status,
-        title=title,
-        detail=exc.detail,
-        provider=exc.provider,
-        provider_status=exc.status,
-        provider_message=exc.message,
-        headers=headers,
-        stage=exc.stage.value,
-        media_id=exc.media_id,
-        retry_after=exc.retry_after,
-    )
-
-
-def render_unexpected(exc: BaseException) -> JSONResponse:
-    log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
-    return problem_response(
-        code="internal_error",
-        status=500,
-        title="Internal error",
-        detail="The gateway failed unexpectedly; the request id identifies it in the logs.",
-        retryable=False,
-    )
-
-
-def render(exc: BaseException) -> JSONResponse:
-    """Any exception as a problem response."""
-    if isinstance(exc, GatewayError):
-        return render_gateway_error(exc)
-    if isinstance(exc, pe.ProviderError):
-        return render_provider_error(exc)
-    if isinstance(exc, RequestValidationError):
-        return render_gateway_error(invalid(validation_errors(exc.errors())))
-    if isinstance(exc, StarletteHTTPException):
-        code, status, title = _HTTP_CODES.get(
-            exc.status_code, ("http_error", exc.status_code, "HTTP error")
-        )
-        headers = dict(exc.headers) if exc.headers else None
-        return problem_response(
-            code=code, status=status, title=title, detail=str(exc.detail), headers=headers
-        )
-    return render_unexpected(exc)
-
-
 def invalid(problems: Sequence[Mapping[str, Any]]) -> InvalidRequestError:
     """A validation problem whose detail names the first problem of `problems`."""
     first = problems[0]
@@ -255,13 +108,3 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def install(app: FastAPI) -> None:
-    """Route every exception FastAPI sees to `render`."""
-
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return render(exc)
-
-    for kind in (GatewayError, pe.ProviderError, RequestValidationError, StarletteHTTPException):
-        app.add_exception_handler(kind, handler)

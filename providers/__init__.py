@@ -8,8 +8,11 @@ from providers.base import (
     MediaType,
     Provider,
     ProviderSettings,
+    ProviderSpec,
+    Sandbox,
 )
-from providers.registry import ENTRY_POINT_GROUP, ProviderSpec, discover
+from providers.errors import TargetError
+from providers.registry import ENTRY_POINT_GROUP, discover
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -21,5 +24,7 @@ __all__ = [
     "Provider",
     "ProviderSettings",
     "ProviderSpec",
+    "Sandbox",
+    "TargetError",
     "discover",
 ]

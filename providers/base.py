@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from pydantic import SecretStr
+import httpx
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,15 +35,15 @@ class MediaFile:
 
 @dataclass(frozen=True)
 class MediaRequest:
-    """A validated send: either `files` or a `url` (for providers that take URLs)."""
+    """A validated send: either `files` or a `url` (for providers that take URLs), and the
+    provider's own target model (`ProviderSpec.target`), already validated."""
 
     media_type: MediaType
+    target: BaseModel
     files: Sequence[MediaFile] = ()
     url: str | None = None
     content_type: str | None = None
     caption: str | None = None
-    group_id: str | None = None
-    app_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,6 @@ class Capabilities:
     """What a provider accepts, so the gateway can refuse a request before it goes upstream."""
 
     formats: Mapping[MediaType, frozenset[str]]
-    # The request fields this provider uses beyond the common ones; any other is refused.
-    target_fields: frozenset[str] = frozenset()
-    required_fields: frozenset[str] = frozenset()
     album_sizes: tuple[int, int] | None = None
     url_passthrough: bool = False
     captions: bool = True
@@ -111,3 +110,41 @@ class ProviderSettings(BaseSettings):
             lowered = text.strip().lower()
             if not lowered or lowered.startswith("<") or any(p in lowered for p in _PLACEHOLDERS):
                 raise ValueError(f"{name} looks like a placeholder, not a real credential")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A provider's simulator, and the provider settings that point the adapter at it."""
+
+    app: Any  # an ASGI application; providers/ never imports a web framework
+    settings: ProviderSettings
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Everything the gateway learns about one provider, in one place.
+
+    - `settings`: its configuration model (read from its own environment variables);
+    - `target`: the model of where a send goes (`group_id`, `app_id`…); the gateway turns
+      its fields into request fields, validates them with it and documents them;
+    - `build(settings, client, upstream_timeout_s)`: the adapter;
+    - `simulator`: `"module:function"`, a function of the settings returning a `Sandbox`,
+      used when the provider has no credentials. A path, not a function, so `providers`
+      never imports the web framework the simulators are written with.
+    """
+
+    name: str
+    settings: type[ProviderSettings]
+    target: type[BaseModel]
+    build: Callable[[Any, httpx.AsyncClient, float], Provider]
+    simulator: str | None = None
+
+    def load_simulator(self) -> Callable[[ProviderSettings], Sandbox] | None:
+        """The simulator's factory, imported now; None when the provider ships none."""
+        if self.simulator is None:
+            return None
+        module, _, function = self.simulator.partition(":")
+        factory: Callable[[ProviderSettings], Sandbox] = getattr(
+            importlib.import_module(module), function
+        )
+        return factory

@@ -9,10 +9,17 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from providers.base import Capabilities, Delivery, MediaRequest, MediaType, ProviderSettings
+from providers.base import (
+    Capabilities,
+    Delivery,
+    MediaRequest,
+    MediaType,
+    ProviderSettings,
+    ProviderSpec,
+)
 from providers.errors import ProviderError, ProviderFailedError, Stage, TargetError
 from providers.http import (
     Answer,
@@ -108,6 +115,20 @@ class GupshupSettings(ProviderSettings):
         return self
 
 
+class GupshupTarget(BaseModel):
+    """Where a Gupshup send goes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    app_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Gupshup: the app; defaults to GUPSHUP_APP_ID.",
+        examples=["my-app"],
+    )
+
+
 class GupshupProvider:
     """Uploads one file, or passes one URL, to /partner/app/{appId}/media."""
 
@@ -135,8 +156,6 @@ class GupshupProvider:
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
             formats=FORMATS,
-            target_fields=frozenset({"app_id"}),
-            required_fields=frozenset() if settings.app_id else frozenset({"app_id"}),
             url_passthrough=True,
             captions=False,
             max_file_bytes=MAX_FILE_BYTES,
@@ -147,9 +166,13 @@ class GupshupProvider:
         return self._capabilities
 
     async def send(self, request: MediaRequest) -> Delivery:
-        app_id = request.app_id or self._settings.app_id
+        target = request.target
+        assert isinstance(target, GupshupTarget), "the gateway validates with SPEC.target"
+        app_id = target.app_id or self._settings.app_id
         if app_id is None:
-            raise TargetError("app_id", "app_id is required: this gateway has no default app")
+            raise TargetError(
+                "app_id", "app_id is required: this gateway has no default app (GUPSHUP_APP_ID)"
+            )
         if self._static is not None and app_id != self._settings.app_id:
             raise TargetError(
                 "app_id",
@@ -288,3 +311,12 @@ class GupshupProvider:
             500: "gupshup could not process the media",
         }.get(answer.status, f"gupshup answered {answer.status} at {stage.value}")
         return self._upstream.error(kind, detail, answer, stage, message_of(answer.json()))
+
+
+SPEC = ProviderSpec(
+    NAME,
+    settings=GupshupSettings,
+    target=GupshupTarget,
+    build=lambda settings, client, timeout: GupshupProvider(settings, client, timeout=timeout),
+    simulator="simulators.gupshup:sandbox",
+)

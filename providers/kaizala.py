@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urljoin
 
 import httpx
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import (
@@ -19,6 +19,7 @@ from providers.base import (
     MediaRequest,
     MediaType,
     ProviderSettings,
+    ProviderSpec,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -134,6 +135,19 @@ class KaizalaSettings(ProviderSettings):
         return self
 
 
+class KaizalaTarget(BaseModel):
+    """Where a Kaizala send goes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    group_id: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Kaizala: the target group (public groups look like `<guid>@1`).",
+        examples=["6a4f8c1e-0000-4000-8000-000000000000@1"],
+    )
+
+
 class KaizalaProvider:
     """Sends media to a Kaizala group: one upload to /v1/media, one action post."""
 
@@ -164,8 +178,6 @@ class KaizalaProvider:
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
             formats=FORMATS,
-            target_fields=frozenset({"group_id"}),
-            required_fields=frozenset({"group_id"}),
             album_sizes=(2, settings.album_max_images),
         )
 
@@ -179,10 +191,11 @@ class KaizalaProvider:
         return self._base
 
     async def send(self, request: MediaRequest) -> Delivery:
-        assert request.group_id is not None, "the gateway checks required_fields"
+        target = request.target
+        assert isinstance(target, KaizalaTarget), "the gateway validates with SPEC.target"
         media_resource = await self._upload(request)
         try:
-            return await self._post(request, request.group_id, media_resource)
+            return await self._post(request, target.group_id, media_resource)
         except ProviderError as exc:
             exc.media_id = media_resource
             raise
@@ -348,3 +361,12 @@ def _token_refused(answer: Answer) -> bool:
         body = answer.json()
         return isinstance(body, dict) and body.get("errorCode") in TOKEN_ERROR_CODES
     return False
+
+
+SPEC = ProviderSpec(
+    NAME,
+    settings=KaizalaSettings,
+    target=KaizalaTarget,
+    build=lambda settings, client, timeout: KaizalaProvider(settings, client, timeout=timeout),
+    simulator="simulators.kaizala:sandbox",
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import get_settings
+from gateway.wiring.settings import get_settings
 
 PREFIXES = ("GATEWAY_", "KAIZALA_", "GUPSHUP_", "SANDBOX_")
 KEEP = {"GATEWAY_TEST_REDIS_URL"}

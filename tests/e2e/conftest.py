@@ -141,7 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         kz_port = free_port()
         kaizala_sim = start(
             "kaizala-sim",
-            ["uvicorn", "--factory", "gateway.sandbox.kaizala:from_env"],
+            ["uvicorn", "--factory", "simulators.kaizala:from_env"],
             {
                 "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{kz_port}",
                 "SANDBOX_APPLICATION_SECRET": SECRETS["kaizala_secret"],
@@ -154,7 +154,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.append(kaizala_sim)
         gupshup_sim = start(
             "gupshup-sim",
-            ["uvicorn", "--factory", "gateway.sandbox.gupshup:from_env"],
+            ["uvicorn", "--factory", "simulators.gupshup:from_env"],
             {"SANDBOX_PARTNER_SECRET": SECRETS["gupshup_secret"], "SANDBOX_SLOW_S": str(SLOW_S)},
             logs,
         )

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.web.app import create_app
+from gateway.wiring.settings import Settings
 
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
-from gateway.fetch import Fetcher, address_allowed
-from gateway.runtime import allow_any
+from gateway.pipeline.fetch import Fetcher, address_allowed
+from gateway.wiring.runtime import allow_any
 from tests import samples
 
 pytestmark = pytest.mark.anyio

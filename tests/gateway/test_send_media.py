@@ -480,7 +480,7 @@ async def test_a_png_named_long_dot_pdf_is_refused_by_its_extension(
 
 
 def test_long_names_are_shortened_keeping_the_extension() -> None:
-    from gateway.service import shorten_filename
+    from gateway.pipeline.service import shorten_filename
 
     assert shorten_filename("a" * 300 + ".png") == "a" * 251 + ".png"
     assert shorten_filename("short.png") == "short.png"
@@ -565,8 +565,8 @@ async def test_both_413s_state_the_same_limit(app_client: AppClient) -> None:
 async def test_gupshup_static_mode_refuses_another_app_as_the_callers_mistake() -> None:
     from pydantic import SecretStr
 
-    from gateway.app import create_app
-    from gateway.settings import Settings
+    from gateway.web.app import create_app
+    from gateway.wiring.settings import Settings
     from providers.gupshup import GupshupSettings
     from providers.kaizala import KaizalaSettings
     from tests.gateway.conftest import serve

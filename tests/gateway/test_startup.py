@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import create_app
-from gateway.logs import JsonFormatter
-from gateway.runtime import StartupError
-from gateway.settings import Settings
+from gateway.web.app import create_app
+from gateway.wiring.logs import JsonFormatter
+from gateway.wiring.runtime import StartupError
+from gateway.wiring.settings import Settings
 from tests import samples
 from tests.conftest import PREFIXES
 from tests.gateway.conftest import AppClient, serve

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from providers import MediaFile, MediaRequest, MediaType
 from providers import errors as pe
-from providers.gupshup import GupshupProvider, GupshupSettings
+from providers.gupshup import GupshupProvider, GupshupSettings, GupshupTarget
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +53,9 @@ def pdf_request(app_id: str | None = None) -> MediaRequest:
     media = MediaFile(
         filename="a.pdf", content_type="application/pdf", size=len(data), stream=io.BytesIO(data)
     )
-    return MediaRequest(media_type=MediaType.DOCUMENT, files=[media], app_id=app_id)
+    return MediaRequest(
+        media_type=MediaType.DOCUMENT, target=GupshupTarget(app_id=app_id), files=[media]
+    )
 
 
 def url_request(app_id: str | None = None) -> MediaRequest:
@@ -61,7 +63,7 @@ def url_request(app_id: str | None = None) -> MediaRequest:
         media_type=MediaType.IMAGE,
         url="https://cdn.example.com/a.png",
         content_type="image/png",
-        app_id=app_id,
+        target=GupshupTarget(app_id=app_id),
     )
 
 

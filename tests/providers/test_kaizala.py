@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from providers import MediaFile, MediaRequest, MediaType
 from providers import errors as pe
-from providers.kaizala import KaizalaProvider, KaizalaSettings
+from providers.kaizala import KaizalaProvider, KaizalaSettings, KaizalaTarget
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +61,10 @@ def request(
     caption: str | None = "hi",
 ) -> MediaRequest:
     return MediaRequest(
-        media_type=media_type, files=files or [image()], group_id=group, caption=caption
+        media_type=media_type,
+        target=KaizalaTarget(group_id=group),
+        files=files or [image()],
+        caption=caption,
     )
 
 

@@ -1,11 +1,17 @@
-"""A provider installed as a package: proves the entry-point group needs no gateway change."""
+"""A provider installed as a package: an adapter, its settings and target, one spec.
+
+It proves that a third provider needs no change to `gateway/` or `providers/`: this file,
+its simulator (`echo_simulator.py`), one entry point in `pyproject.toml`, and its tests.
+"""
 
 from __future__ import annotations
 
-import hashlib
+from functools import partial
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from providers import (
@@ -16,11 +22,19 @@ from providers import (
     ProviderSettings,
     ProviderSpec,
 )
+from providers.errors import ProviderError, ProviderFailedError, Stage
+from providers.http import Upstream, message_of, status_error
+from providers.redact import Redactor
+
+NAME = "echo"
 
 
 class EchoSettings(ProviderSettings):
+    """ECHO_TOKEN makes it live; ECHO_BASE_URL says where the service is."""
+
     model_config = SettingsConfigDict(env_prefix="ECHO_", extra="ignore")
 
+    base_url: str = "https://echo.invalid"
     token: SecretStr | None = None
 
     @property
@@ -28,18 +42,62 @@ class EchoSettings(ProviderSettings):
         return self.token is not None
 
 
+class EchoTarget(BaseModel):
+    """Where an echo send goes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: str = Field(
+        min_length=1, max_length=64, description="Echo: the channel.", examples=["general"]
+    )
+
+
 class EchoProvider:
+    """Uploads one PNG to POST {base}/channels/{channel}/media."""
+
     def __init__(self, settings: EchoSettings, client: httpx.AsyncClient, timeout: float) -> None:
-        self._capabilities = Capabilities(formats={MediaType.IMAGE: frozenset({"image/png"})})
+        self._base = settings.base_url.rstrip("/")
+        self._token = settings.token.get_secret_value() if settings.token else ""
+        self._upstream = Upstream(
+            client, provider=NAME, timeout=timeout, redact=Redactor([self._token])
+        )
+        self._capabilities = Capabilities(
+            formats={MediaType.IMAGE: frozenset({"image/png"})}, captions=False
+        )
 
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
     async def send(self, request: MediaRequest) -> Delivery:
+        target = request.target
+        assert isinstance(target, EchoTarget)
         (media,) = request.files
-        media.stream.seek(0)
-        return Delivery(media_id="echo-" + hashlib.sha256(media.stream.read()).hexdigest()[:16])
+        url = f"{self._base}/channels/{quote(target.channel, safe='')}/media"
+        files: Any = {"file": (media.filename, media.stream, media.content_type)}
+        build = partial(httpx.Request, "POST", url, headers={"token": self._token}, files=files)
+        answer = await self._upstream.call(Stage.UPLOAD, build)
+        body = answer.json()
+        if answer.status != 200:
+            error: ProviderError = self._upstream.error(
+                status_error(answer.status),
+                f"echo answered {answer.status}",
+                answer,
+                Stage.UPLOAD,
+                message_of(body),
+            )
+            raise error
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise ProviderFailedError(
+                "echo answered without an id", provider=NAME, stage=Stage.UPLOAD, status=200
+            )
+        return Delivery(media_id=body["id"])
 
 
-spec = ProviderSpec(name="echo", settings=EchoSettings, build=EchoProvider)
+spec = ProviderSpec(
+    NAME,
+    settings=EchoSettings,
+    target=EchoTarget,
+    build=EchoProvider,
+    simulator="echo_simulator:sandbox",
+)

@@ -6,7 +6,10 @@ import contextlib
 import posixpath
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
 
 from gateway.errors import (
     InvalidRequestError,
@@ -14,10 +17,12 @@ from gateway.errors import (
     UnsupportedMediaError,
     field_error,
     invalid,
+    validation_errors,
 )
-from gateway.fetch import Fetcher
-from gateway.intake import SendOrder, Upload
-from gateway.media import (
+from gateway.pipeline.fetch import Fetcher
+from gateway.pipeline.fields import COMMON_FIELDS
+from gateway.pipeline.intake import SendOrder, Upload
+from gateway.pipeline.sniff import (
     category,
     infer_media_type,
     normalize,
@@ -30,8 +35,6 @@ from providers.errors import TargetError
 from providers.http import request_deadline
 
 MAX_FILENAME = 255
-# Fields every provider takes; the others belong to some provider and are refused by the rest.
-COMMON_FIELDS = frozenset({"provider", "url", "media_type", "file_type", "caption"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class MediaService:
     def __init__(
         self,
         providers: Mapping[str, Provider],
+        targets: Mapping[str, type[BaseModel]],
         fetcher: Fetcher,
         *,
         max_upload_bytes: int,
@@ -57,6 +61,7 @@ class MediaService:
         sandboxed: Collection[str] = (),
     ) -> None:
         self._providers = providers
+        self._targets = targets
         self._fetcher = fetcher
         self._max_upload_bytes = max_upload_bytes
         self._deadline_s = deadline_s
@@ -69,9 +74,9 @@ class MediaService:
             names = ", ".join(sorted(self._providers)) or "none"
             raise _invalid("provider", f"unknown provider; configured: {names}")
         caps = provider.capabilities
-        self._check_fields(order, caps)
+        target = self._check_fields(order, caps)
         with request_deadline(self._deadline_s):
-            async with self._media(order, caps) as request:
+            async with self._media(order, caps, target) as request:
                 try:
                     delivery = await provider.send(request)
                 except TargetError as exc:
@@ -80,18 +85,23 @@ class MediaService:
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
 
-    def _check_fields(self, order: SendOrder, caps: Capabilities) -> None:
+    def _check_fields(self, order: SendOrder, caps: Capabilities) -> BaseModel:
+        """Every field problem at once, and the provider's target model, validated."""
         fields = order.fields
         name = fields.provider
-        given = {key for key, value in fields if value is not None}
+        target_model = self._targets[name]
+        given = {key: value for key, value in fields if value is not None}
         problems = [
             field_error(key, f"{key} is not used by {name}; leave it out")
-            for key in sorted(given - COMMON_FIELDS - caps.target_fields)
+            for key in sorted(given.keys() - COMMON_FIELDS - target_model.model_fields.keys())
         ]
-        problems += [
-            field_error(key, f"{key} is required by {name}")
-            for key in sorted(caps.required_fields - given)
-        ]
+        target: BaseModel | None = None
+        try:
+            target = target_model.model_validate(
+                {k: v for k, v in given.items() if k in target_model.model_fields}
+            )
+        except ValidationError as exc:
+            problems += [_required_by(p, name) for p in validation_errors(exc.errors())]
         if bool(order.files) == (fields.url is not None):
             problems.append(field_error("file", "send exactly one of file (one or more) and url"))
         if fields.caption and not caps.captions:
@@ -103,16 +113,20 @@ class MediaService:
                 problems.append(field_error("file", f"{upload.filename!r} is empty (0 bytes)"))
         if problems:
             raise invalid(problems)
+        assert target is not None
+        return target
 
     @contextlib.asynccontextmanager
-    async def _media(self, order: SendOrder, caps: Capabilities) -> AsyncIterator[MediaRequest]:
+    async def _media(
+        self, order: SendOrder, caps: Capabilities, target: BaseModel
+    ) -> AsyncIterator[MediaRequest]:
         fields = order.fields
         if order.files:
-            yield self._files_request(order, order.files, caps)
+            yield self._files_request(order, order.files, caps, target)
             return
         assert fields.url is not None
         if caps.url_passthrough:
-            yield self._url_request(order, fields.url, caps)
+            yield self._url_request(order, fields.url, caps, target)
             return
         limit = min(self._max_upload_bytes, caps.max_file_bytes or self._max_upload_bytes)
         download = await self._fetcher.fetch(fields.url, limit=limit)
@@ -123,10 +137,10 @@ class MediaService:
                 size=download.size,
                 stream=download.file,  # type: ignore[arg-type]
             )
-            yield self._files_request(order, [upload], caps)
+            yield self._files_request(order, [upload], caps, target)
 
     def _files_request(
-        self, order: SendOrder, uploads: list[Upload], caps: Capabilities
+        self, order: SendOrder, uploads: list[Upload], caps: Capabilities, target: BaseModel
     ) -> MediaRequest:
         fields = order.fields
         wanted = fields.media_type
@@ -158,14 +172,12 @@ class MediaService:
             for u, m in zip(uploads, mimes, strict=True)
         ]
         return MediaRequest(
-            media_type=media_type,
-            files=files,
-            caption=fields.caption,
-            group_id=fields.group_id,
-            app_id=fields.app_id,
+            media_type=media_type, target=target, files=files, caption=fields.caption
         )
 
-    def _url_request(self, order: SendOrder, url: str, caps: Capabilities) -> MediaRequest:
+    def _url_request(
+        self, order: SendOrder, url: str, caps: Capabilities, target: BaseModel
+    ) -> MediaRequest:
         fields = order.fields
         self._check_count(fields.provider, fields.media_type, 1, caps)
         mime = normalize(fields.file_type) or type_from_url(urlsplit(url).path)
@@ -175,11 +187,10 @@ class MediaService:
         self._check_accepted(fields.provider, caps, media_type, mime, url)
         return MediaRequest(
             media_type=media_type,
+            target=target,
             url=url,
             content_type=mime,
             caption=fields.caption,
-            group_id=fields.group_id,
-            app_id=fields.app_id,
         )
 
     @staticmethod
@@ -224,6 +235,12 @@ def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:
     if len(ext) >= limit // 2:
         return name[:limit]
     return stem[: limit - len(ext)] + ext
+
+
+def _required_by(problem: dict[str, Any], provider: str) -> dict[str, Any]:
+    if problem["type"] == "missing":
+        return {**problem, "message": f"{problem['field']} is required by {provider}"}
+    return problem
 
 
 def _invalid(field_name: str, message: str) -> InvalidRequestError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 from collections.abc import AsyncIterator
@@ -21,8 +22,8 @@ from gateway.errors import (
     invalid,
     validation_errors,
 )
-from gateway.media import normalize
-from gateway.schemas import SendMediaFields, SendMediaJson
+from gateway.pipeline.fields import CommonFields, SendModels
+from gateway.pipeline.sniff import normalize
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -46,15 +47,16 @@ class Upload:
 class SendOrder:
     """A parsed send: fields checked for shape, files not yet checked for type."""
 
-    fields: SendMediaFields
+    fields: CommonFields  # an instance of SendModels.fields (or .json)
     files: list[Upload] = field(default_factory=list)
 
 
-async def read_order(request: Request) -> AsyncIterator[SendOrder]:
-    """FastAPI dependency: yields the order and closes its spooled files afterwards."""
+@contextlib.asynccontextmanager
+async def read_order(request: Request, models: SendModels) -> AsyncIterator[SendOrder]:
+    """The order, whose spooled files are closed when the block ends."""
     content_type = normalize(request.headers.get("content-type"))
     if content_type == "application/json":
-        yield SendOrder(_parse(SendMediaJson, await _json_body(request)))
+        yield SendOrder(_parse(models.json, await _json_body(request)))
         return
     if content_type != "multipart/form-data":
         raise UnsupportedMediaError(
@@ -67,7 +69,7 @@ async def read_order(request: Request) -> AsyncIterator[SendOrder]:
     except StarletteHTTPException as exc:
         raise InvalidRequestError(f"The multipart body is malformed: {exc.detail}") from None
     try:
-        yield _order_from_form(form.multi_items())
+        yield _order_from_form(form.multi_items(), models)
     finally:
         await form.close()
 
@@ -97,7 +99,7 @@ async def _json_body(request: Request) -> Any:
     return data
 
 
-def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
+def _order_from_form(items: list[tuple[str, str | UploadFile]], models: SendModels) -> SendOrder:
     values: dict[str, str] = {}
     files: list[Upload] = []
     problems: list[dict[str, Any]] = []
@@ -124,7 +126,7 @@ def _order_from_form(items: list[tuple[str, str | UploadFile]]) -> SendOrder:
             values[key] = value
     if problems:
         raise invalid(problems)
-    return SendOrder(_parse(SendMediaFields, values), files)
+    return SendOrder(_parse(models.fields, values), files)
 
 
 def _parse(model: type[M], data: Any) -> M:

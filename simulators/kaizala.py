@@ -28,7 +28,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import SecretStr
 from starlette.datastructures import UploadFile
+
+from providers.base import ProviderSettings, Sandbox
+from providers.kaizala import KaizalaSettings
 
 SUPPORTED = frozenset(
     {
@@ -257,7 +261,7 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
 
 
 def from_env() -> FastAPI:
-    """Factory for `uvicorn --factory gateway.sandbox.kaizala:from_env` (SANDBOX_* variables)."""
+    """Factory for `uvicorn --factory simulators.kaizala:from_env` (SANDBOX_* variables)."""
     env = os.environ
     return create_app(
         KaizalaSimConfig(
@@ -267,4 +271,21 @@ def from_env() -> FastAPI:
             application_secret=env.get("SANDBOX_APPLICATION_SECRET", "sandbox-application-secret"),
             refresh_token=env.get("SANDBOX_REFRESH_TOKEN", "sandbox-refresh-token"),
         )
+    )
+
+
+def sandbox(settings: ProviderSettings) -> Sandbox:
+    """The simulator embedded in the gateway, and settings that point the adapter at it."""
+    assert isinstance(settings, KaizalaSettings)
+    config = KaizalaSimConfig(public_url="http://kaizala.sandbox")
+    return Sandbox(
+        app=create_app(config),
+        settings=settings.model_copy(
+            update={
+                "auth_url": config.public_url,
+                "application_id": config.application_id,
+                "application_secret": SecretStr(config.application_secret),
+                "refresh_token": SecretStr(config.refresh_token),
+            }
+        ),
     )

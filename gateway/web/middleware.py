@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
 from gateway.context import bind_request_id, reset_request_id
+from gateway.web import problems
 
 log = logging.getLogger("gateway.access")
 
@@ -59,7 +60,7 @@ class RequestContextMiddleware:
             if response_started:
                 log.error("error after the response started", exc_info=exc)
             else:
-                await errors.render(exc)(scope, receive, send_with_id)
+                await problems.render(exc)(scope, receive, send_with_id)
         finally:
             log.info(
                 "request",

@@ -8,7 +8,7 @@
   counts it (open connections and requests in progress), but answered with a problem
   document instead of uvicorn's plain-text 503.
 
-Request bodies are bounded in time by `gateway.middleware.BodyLimitMiddleware`.
+Request bodies are bounded in time by `gateway.web.middleware.BodyLimitMiddleware`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway import errors
 from gateway.context import bind_request_id, reset_request_id
-from gateway.settings import get_settings
+from gateway.web import problems
+from gateway.wiring.settings import get_settings
 
-log = logging.getLogger("gateway.server")
+log = logging.getLogger("gateway.web.server")
 
 
 class _Guard:
@@ -105,7 +105,7 @@ async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) ->
     token = bind_request_id(uuid.uuid4().hex)
     try:
         log.warning("over the concurrency limit", extra={"limit": limit})
-        response = errors.problem_response(
+        response = problems.problem_response(
             code="overloaded",
             status=503,
             title="Overloaded",

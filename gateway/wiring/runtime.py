@@ -12,11 +12,10 @@ import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from gateway.fetch import Fetcher, address_allowed
-from gateway.middleware import BodyPolicy
-from gateway.sandbox import SANDBOXES
-from gateway.service import MediaService
-from gateway.settings import Settings, StartupError, load
+from gateway.pipeline.fetch import Fetcher, address_allowed
+from gateway.pipeline.service import MediaService
+from gateway.web.middleware import BodyPolicy
+from gateway.wiring.settings import Settings, StartupError, load
 from providers import Provider, ProviderSettings, ProviderSpec
 
 log = logging.getLogger("gateway")
@@ -98,8 +97,8 @@ async def build_runtime(
         if configured.live:
             client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
             modes[name] = "live"
-        elif name in SANDBOXES:
-            sandbox = SANDBOXES[name](configured)
+        elif (simulator := spec.load_simulator()) is not None:
+            sandbox = simulator(configured)
             transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
             client = httpx.AsyncClient(transport=transport, timeout=timeout)
             configured = sandbox.settings
@@ -130,6 +129,7 @@ async def build_runtime(
         modes=modes,
         service=MediaService(
             providers,
+            {name: specs[name].target for name in providers},
             fetcher,
             max_upload_bytes=settings.max_upload_bytes,
             deadline_s=settings.request_deadline_s,

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from gateway.auth import ApiKey
 from gateway.context import current_request_id
-from gateway.errors import problem_response
-from gateway.intake import SendOrder, read_order
-from gateway.runtime import Runtime
-from gateway.schemas import Health, Problem, Readiness, SendMediaResponse
-from gateway.service import MediaService
-
-router = APIRouter()
+from gateway.pipeline.intake import SendOrder, read_order
+from gateway.pipeline.service import MediaService
+from gateway.web.auth import ApiKey
+from gateway.web.problems import problem_response
+from gateway.web.schemas import Health, Problem, Readiness, SendMediaResponse
+from gateway.wiring.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -28,7 +27,12 @@ def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> MediaServi
     return runtime.service
 
 
-Order = Annotated[SendOrder, Depends(read_order)]
+async def get_order(request: Request) -> AsyncIterator[SendOrder]:
+    async with read_order(request, request.app.state.send_models) as order:
+        yield order
+
+
+Order = Annotated[SendOrder, Depends(get_order)]
 Service = Annotated[MediaService, Depends(get_service)]
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
 
@@ -170,14 +174,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@router.post(
-    "/send-media",
-    operation_id="sendMedia",
-    summary="Send an image, album, audio, document or video through a provider",
-    response_model=SendMediaResponse,
-    responses=ERROR_RESPONSES,
-    tags=["media"],
-)
 async def send_media(_: ApiKey, order: Order, service: Service) -> SendMediaResponse:
     """Send media by file upload (`multipart/form-data`, one or more `file` parts) or by
     reference (`url`, in a form or a JSON body). Two or more images to Kaizala make an album.
@@ -195,34 +191,11 @@ async def send_media(_: ApiKey, order: Order, service: Service) -> SendMediaResp
     )
 
 
-@router.get("/healthz", operation_id="health", response_model=Health, tags=["operations"])
 async def healthz() -> Health:
     """The process is alive."""
     return Health()
 
 
-# Load balancers and `curl -I` probe with HEAD; the documented operation is the GET.
-router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
-
-
-@router.get(
-    "/readyz",
-    operation_id="readiness",
-    response_model=Readiness,
-    responses={
-        503: _error(
-            "Not ready (`not_ready`): Redis is unreachable, or the gateway is shutting down.",
-            _example(
-                503,
-                "not_ready",
-                "Not ready",
-                "Redis (GATEWAY_REDIS_URL) is unreachable.",
-                retryable=True,
-            ),
-        )
-    },
-    tags=["operations"],
-)
 async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
     """Ready to serve: configuration valid, Redis reachable when configured. Says which
     providers are live and which run against the built-in sandbox."""
@@ -252,6 +225,46 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
     )
 
 
-router.add_api_route(
-    "/readyz", readyz, methods=["HEAD"], response_model=Readiness, include_in_schema=False
-)
+READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: _error(
+        "Not ready (`not_ready`): Redis is unreachable, or the gateway is shutting down.",
+        _example(
+            503, "not_ready", "Not ready", "Redis (GATEWAY_REDIS_URL) is unreachable.",
+            retryable=True,
+        ),
+    )
+}  # fmt: skip
+
+
+def build_router(send_media_extra: dict[str, Any]) -> APIRouter:
+    """The endpoints; /send-media's body is described by `send_media_extra`, generated from
+    the providers this gateway knows (see gateway.web.openapi)."""
+    router = APIRouter()
+    router.add_api_route(
+        "/send-media",
+        send_media,
+        methods=["POST"],
+        operation_id="sendMedia",
+        summary="Send an image, album, audio, document or video through a provider",
+        response_model=SendMediaResponse,
+        responses=ERROR_RESPONSES,
+        tags=["media"],
+        openapi_extra=send_media_extra,
+    )
+    router.add_api_route(
+        "/healthz", healthz, operation_id="health", response_model=Health, tags=["operations"]
+    )
+    router.add_api_route(
+        "/readyz",
+        readyz,
+        operation_id="readiness",
+        response_model=Readiness,
+        responses=READYZ_RESPONSES,
+        tags=["operations"],
+    )
+    # Load balancers and `curl -I` probe with HEAD; the documented operation is the GET.
+    for path, probe in (("/healthz", healthz), ("/readyz", readyz)):
+        router.add_api_route(
+            path, probe, methods=["HEAD"], response_model=None, include_in_schema=False
+        )
+    return router

@@ -26,9 +26,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import SecretStr
 from starlette.datastructures import UploadFile
 
+from providers.base import ProviderSettings, Sandbox
+from providers.gupshup import GupshupSettings
+
 MAX_FILE_BYTES = 100 * 1024 * 1024
+# The app a sandboxed gateway sends to when the caller names none.
+SANDBOX_APP_ID = "sandbox-app"
 # Copied from Gupshup's documentation, not imported from the adapter: the simulator stands in
 # for Gupshup, so an adapter that drifts from the documented list is caught, not mirrored.
 ALLOWED_TYPES = frozenset(
@@ -164,11 +170,29 @@ def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
 
 
 def from_env() -> FastAPI:
-    """Factory for `uvicorn --factory gateway.sandbox.gupshup:from_env` (SANDBOX_* variables)."""
+    """Factory for `uvicorn --factory simulators.gupshup:from_env` (SANDBOX_* variables)."""
     env = os.environ
     return create_app(
         GupshupSimConfig(
             partner_secret=env.get("SANDBOX_PARTNER_SECRET", "sandbox-partner-secret"),
             slow_s=float(env.get("SANDBOX_SLOW_S", 120)),
         )
+    )
+
+
+def sandbox(settings: ProviderSettings) -> Sandbox:
+    """The simulator embedded in the gateway, and settings that point the adapter at it."""
+    assert isinstance(settings, GupshupSettings)
+    config = GupshupSimConfig()
+    return Sandbox(
+        app=create_app(config),
+        settings=settings.model_copy(
+            update={
+                "base_url": "http://gupshup.sandbox",
+                # So a send needs no app_id out of the box, as with GUPSHUP_APP_ID set.
+                "app_id": settings.app_id or SANDBOX_APP_ID,
+                "partner_email": config.partner_email,
+                "partner_secret": SecretStr(config.partner_secret),
+            }
+        ),
     )

@@ -1,0 +1,1 @@
+"""The HTTP surface: app factory, routes, schemas, auth, middleware, problem rendering."""

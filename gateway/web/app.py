@@ -1,0 +1,79 @@
+"""The application factory: the lifespan that builds the runtime, routes, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from gateway.pipeline.fields import send_models
+from gateway.web import problems
+from gateway.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from gateway.web.openapi import mark_problems, send_media_extra
+from gateway.web.routes import build_router
+from gateway.wiring.logs import configure_logging
+from gateway.wiring.runtime import build_runtime, preflight, secrets_of
+from gateway.wiring.settings import Settings, StartupError, get_settings
+from providers import ProviderSettings, ProviderSpec, discover
+
+log = logging.getLogger("gateway")
+
+VERSION = "0.1.0"
+DESCRIPTION = """Send an image, an album, audio, a document or a video through a messaging
+provider with one call. Every failure is an `application/problem+json` document with a stable
+`code`. Providers without credentials run against the built-in sandbox simulators."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    specs: Mapping[str, ProviderSpec] | None = None,
+    provider_settings: Mapping[str, ProviderSettings] | None = None,
+) -> FastAPI:
+    """Build the gateway; settings not given are read from the environment at startup."""
+    registry = dict(specs) if specs is not None else dict(discover())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            config = settings or get_settings()
+        except StartupError as exc:
+            configure_logging("INFO", refused=True)
+            log.critical("gateway cannot start: %s", exc)
+            raise
+        configure_logging(config.log_level, secrets_of(config))
+        async with AsyncExitStack() as stack:
+            try:
+                loaded = preflight(config, registry, provider_settings)
+                configure_logging(config.log_level, secrets_of(config, *loaded.values()))
+                app.state.runtime = await build_runtime(config, registry, loaded, stack)
+            except StartupError as exc:
+                # The one line an operator needs; the server's traceback of it is dropped.
+                configure_logging(config.log_level, secrets_of(config), refused=True)
+                log.critical("gateway cannot start: %s", exc)
+                raise
+            log.info(
+                "gateway started",
+                extra={"providers": app.state.runtime.modes, "version": VERSION},
+            )
+            yield
+
+    app = FastAPIOffline(
+        title="Media gateway",
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+    )
+    models = send_models(registry)
+    app.state.send_models = models
+    app.include_router(build_router(send_media_extra(models, registry)))
+    problems.install(app)
+    app.add_middleware(BodyLimitMiddleware, policy=lambda: app.state.runtime.body_policy)
+    app.add_middleware(RequestContextMiddleware)
+    mark_problems(app)
+    return app

@@ -1,0 +1,81 @@
+"""The public response shapes (see shared/docs/api-contract.md); the request's fields are
+in gateway.pipeline.fields, generated from the providers' specs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from providers import MediaType
+
+
+class SendMediaResponse(BaseModel):
+    """The provider accepted the media."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider": "kaizala",
+                    "media_type": "image",
+                    "media_id": "kz-media-5b0e6f1c9a2d4e3f8b7a6c5d4e3f2a1b",
+                    "reference_id": "0f67f2f9-3c2a-4f4e-9a55-3f1d2b6c8e10",
+                    "action_id": "82fd9a0d-7b1e-4c3f-a2d4-5e6f7a8b9c0d",
+                    "message_id": None,
+                    "sandbox": False,
+                    "request_id": "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10",
+                }
+            ]
+        }
+    )
+
+    provider: str = Field(examples=["kaizala"])
+    media_type: MediaType = Field(examples=["image"])
+    media_id: str = Field(description="Kaizala mediaResource or Gupshup mediaId.")
+    reference_id: str | None = Field(description="Kaizala referenceId, else null.")
+    action_id: str | None = Field(description="Kaizala actionId, else null.")
+    message_id: str | None = Field(
+        default=None, description="Gupshup WhatsApp message id when `to` was given, else null."
+    )
+    sandbox: bool = Field(description="True when the built-in simulator answered.")
+    request_id: str = Field(description="The same as the X-Request-ID response header.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; every error of every endpoint has this shape."""
+
+    type: str = Field(examples=["/problems/unsupported_media_type"])
+    title: str = Field(examples=["Unsupported media type"])
+    status: int = Field(examples=[415])
+    detail: str
+    code: str = Field(examples=["unsupported_media_type"])
+    provider: str | None = None
+    provider_status: int | None = None
+    provider_message: str | None = None
+    retryable: bool
+    request_id: str | None
+    stage: Literal["auth", "upload", "post", "send", "fetch"] | None = Field(
+        default=None, description="For provider failures: the step that failed."
+    )
+    media_id: str | None = Field(
+        default=None, description="When a Kaizala upload succeeded and only the post failed."
+    )
+    retry_after: int | None = Field(default=None, description="Seconds, as in Retry-After.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For validation errors: field, message and type of each."
+    )
+
+
+class Health(BaseModel):
+    """The process is alive."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Whether the gateway can serve, and how each provider is wired."""
+
+    status: Literal["ready", "not_ready"]
+    providers: dict[str, Literal["live", "sandbox"]]
+    redis: Literal["ok", "unreachable", "not_configured"]

@@ -1,0 +1,1 @@
+"""The app's wiring: settings, logs, and what is built at startup and closed at shutdown."""
