@@ -20,7 +20,7 @@ from providers.base import (
     ProviderSettings,
     ProviderSpec,
 )
-from providers.errors import ProviderError, ProviderFailedError, Stage, TargetError
+from providers.errors import ProviderError, Stage, TargetError
 from providers.http import (
     Answer,
     Token,
@@ -204,12 +204,8 @@ class GupshupProvider:
         if isinstance(media_id, int) and not isinstance(media_id, bool):
             media_id = str(media_id)
         if not isinstance(media_id, str) or not media_id or body.get("status") != "success":
-            raise ProviderFailedError(
-                "gupshup answered 200 without a mediaId",
-                provider=NAME,
-                stage=Stage.UPLOAD,
-                status=200,
-                message=message_of(body),
+            raise self._upstream.unreadable(
+                Stage.UPLOAD, "answered 200 without a mediaId", message_of(body)
             )
         return Delivery(media_id=media_id)
 
@@ -254,12 +250,7 @@ class GupshupProvider:
         inner = body.get("token")
         value = inner.get("token") if isinstance(inner, dict) else None
         if not isinstance(value, str) or not value:
-            raise ProviderFailedError(
-                "gupshup's app token answer has no token",
-                provider=NAME,
-                stage=Stage.AUTH,
-                status=200,
-            )
+            raise self._upstream.unreadable(Stage.AUTH, "answered the app token call without one")
         self._redact.add(value)
         expires_on = inner.get("expiresOn") if isinstance(inner, dict) else None
         refresh_at = float("inf")
@@ -283,24 +274,12 @@ class GupshupProvider:
         body = self._body(answer, Stage.AUTH)
         value = body.get("token")
         if not isinstance(value, str) or not value:
-            raise ProviderFailedError(
-                "gupshup's login answer has no token", provider=NAME, stage=Stage.AUTH, status=200
-            )
+            raise self._upstream.unreadable(Stage.AUTH, "answered the login without a token")
         self._redact.add(value)
         return Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
-        if answer.status != 200:
-            raise self._failure(answer, stage)
-        body = answer.json()
-        if not isinstance(body, dict):
-            raise ProviderFailedError(
-                "gupshup answered 200 with a body that is not JSON",
-                provider=NAME,
-                stage=stage,
-                status=200,
-            )
-        return body
+        return self._upstream.json_object(answer, stage, self._failure)
 
     def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
         """Every failed Gupshup answer maps to the error tree here, by status."""

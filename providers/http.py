@@ -172,6 +172,34 @@ class Upstream:
             retry_after=retry_after if kind is RateLimitedError else None,
         )
 
+    def json_object(
+        self, answer: Answer, stage: Stage, failure: Callable[[Answer, Stage], ProviderError]
+    ) -> dict[str, Any]:
+        """The JSON object of a 200 answer; for any other status, the adapter's `failure`
+        mapping of it (each adapter maps its failed answers in that one place)."""
+        if answer.status != 200:
+            raise failure(answer, stage)
+        body = answer.json()
+        if not isinstance(body, dict):
+            raise self.unreadable(stage, "answered 200 with a body that is not a JSON object")
+        return body
+
+    def unreadable(
+        self, stage: Stage, what: str, message: str | None = None
+    ) -> ProviderFailedError:
+        """The error for a 200 answer that lacks what the call needs."""
+        if message and stage is not Stage.AUTH:
+            message = self.redact(message)[:MAX_MESSAGE_CHARS]
+        else:
+            message = None
+        return ProviderFailedError(
+            f"{self.provider} {what}",
+            provider=self.provider,
+            stage=stage,
+            status=200,
+            message=message,
+        )
+
 
 class _AnswerTooLargeError(Exception):
     pass

@@ -325,13 +325,7 @@ class KaizalaProvider:
         return Token(value, expires - margin)
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
-        """The JSON object of a successful answer, or the mapped error of a failed one."""
-        if answer.status != 200:
-            raise self._failure(answer, stage)
-        body = answer.json()
-        if not isinstance(body, dict):
-            raise self._unreadable(stage, "kaizala answered 200 with a body that is not JSON")
-        return body
+        return self._upstream.json_object(answer, stage, self._failure)
 
     def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
         """Every failed Kaizala answer maps to the error tree here, by status and errorCode."""
@@ -351,7 +345,7 @@ class KaizalaProvider:
         return self._upstream.error(kind, detail, answer, stage, message)
 
     def _unreadable(self, stage: Stage, detail: str) -> ProviderError:
-        return ProviderFailedError(detail, provider=NAME, stage=stage, status=200)
+        return self._upstream.unreadable(stage, detail)
 
 
 def _token_refused(answer: Answer) -> bool:

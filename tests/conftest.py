@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +31,19 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+PLUGIN = Path(__file__).resolve().parent / "plugins" / "echo_provider"
+
+
+@pytest.fixture(scope="session")
+def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The echo provider plugin installed by pip, as an operator would, into a folder."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(PLUGIN)],
+        check=True,
+    )  # fmt: skip
+    assert any(p.name.startswith("media_gateway_echo_provider") for p in target.iterdir())
+    return target

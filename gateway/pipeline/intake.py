@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from gateway.errors import (
     InvalidRequestError,
@@ -66,8 +67,10 @@ async def read_order(request: Request, models: SendModels) -> AsyncIterator[Send
         form = await request.form(
             max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
         )
-    except StarletteHTTPException as exc:
+    except StarletteHTTPException as exc:  # how Starlette reports it inside an app
         raise InvalidRequestError(f"The multipart body is malformed: {exc.detail}") from None
+    except MultiPartException as exc:  # and outside one
+        raise InvalidRequestError(f"The multipart body is malformed: {exc.message}") from None
     try:
         yield _order_from_form(form.multi_items(), models)
     finally:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,24 +14,9 @@ from providers import discover
 from tests import samples
 from tests.gateway.conftest import serve
 
-PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "echo_provider"
-
 
 def test_builtins_without_plugins() -> None:
     assert list(discover()) == ["kaizala", "gupshup"]
-
-
-@pytest.fixture(scope="module")
-def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plugin installed by pip, as an operator would, into a folder of its own."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(PLUGIN)],
-        check=True,
-    )  # fmt: skip
-    assert any(p.name.startswith("media_gateway_echo_provider") for p in target.iterdir())
-    return target
 
 
 @pytest.mark.anyio

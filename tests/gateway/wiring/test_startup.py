@@ -23,7 +23,7 @@ from tests.gateway.conftest import AppClient, serve
 pytestmark = pytest.mark.anyio
 
 KEY = "client-key-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_live_credentials_without_client_keys_refuse_to_start(

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.anyio
 
-COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
+COMMITTED = Path(__file__).resolve().parents[3] / "openapi" / "openapi.json"
 
 
 async def test_committed_spec_matches_the_app(client: httpx.AsyncClient) -> None:
