@@ -10,14 +10,15 @@ WORKDIR /app
 
 # Dependencies first, so a source change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir gateway providers \
-    && touch gateway/__init__.py providers/__init__.py \
+RUN mkdir gateway providers simulators \
+    && touch gateway/__init__.py providers/__init__.py simulators/__init__.py \
     && pip install . \
     && pip uninstall --yes media-gateway \
-    && rm -rf gateway providers
+    && rm -rf gateway providers simulators
 
 COPY gateway ./gateway
 COPY providers ./providers
+COPY simulators ./simulators
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home gateway
 
