@@ -7,7 +7,10 @@
     ├── UnsupportedMediaError    415 unsupported_media_type
     ├── PayloadTooLargeError     413 payload_too_large
     ├── UrlNotAllowedError       422 url_not_allowed
-    └── UrlFetchFailedError      422 url_fetch_failed
+    ├── UrlFetchFailedError      422 url_fetch_failed
+    ├── IdempotencyConflictError 409 idempotency_conflict: the same key is still running
+    ├── IdempotencyMismatchError 422 idempotency_conflict: the key was used for another request
+    └── StoreUnavailableError    503 store_unavailable: Redis cannot be reached
 
 They are the gateway's own vocabulary, raised by every layer; gateway.web.problems renders
 them, and the providers' errors, as problem documents.
@@ -25,6 +28,7 @@ class GatewayError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    retryable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -79,6 +83,24 @@ class UrlFetchFailedError(GatewayError):
     """The gateway could not download the URL."""
 
     code, status, title = "url_fetch_failed", 422, "URL fetch failed"
+
+
+class IdempotencyConflictError(GatewayError):
+    """A request with the same Idempotency-Key is still being served."""
+
+    code, status, title, retryable = "idempotency_conflict", 409, "Idempotency conflict", True
+
+
+class IdempotencyMismatchError(GatewayError):
+    """The Idempotency-Key was used before for a different request."""
+
+    code, status, title = "idempotency_conflict", 422, "Idempotency key reused"
+
+
+class StoreUnavailableError(GatewayError):
+    """The shared state (Redis) cannot be reached for a request that needs it."""
+
+    code, status, title, retryable = "store_unavailable", 503, "Store unavailable", True
 
 
 def invalid(problems: Sequence[Mapping[str, Any]]) -> InvalidRequestError:

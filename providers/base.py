@@ -44,6 +44,9 @@ class MediaRequest:
     url: str | None = None
     content_type: str | None = None
     caption: str | None = None
+    # A media id an earlier attempt of this same send obtained (its delivery certainly
+    # failed): the adapter delivers it instead of uploading the bytes again.
+    reuse_media_id: str | None = None
 
 
 @dataclass(frozen=True)

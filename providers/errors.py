@@ -67,10 +67,23 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.media_id = media_id
+        # Whether the call may have reached the provider (None: not known to the raiser).
+        self.request_sent: bool | None = None
+        # Set by an adapter when the failed call was the one that delivers (a Kaizala post,
+        # a Gupshup send) and the provider may have acted on it: retrying could deliver twice.
+        self.outcome_unknown = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Copies and pickles keep every field (the default would call __init__ with `args`).
         return (_restore, (type(self), self.args, self.__dict__.copy()))
+
+
+def may_have_acted(error: ProviderError) -> bool:
+    """Whether the provider may have acted on the failed call: it was sent, and no answer
+    said it was refused (a timeout, a dropped connection, a 5xx, or an unreadable 200)."""
+    if error.request_sent is False:
+        return False
+    return error.status is None or error.status >= 500 or 200 <= error.status < 300
 
 
 def _restore(kind: type[ProviderError], args: tuple[Any, ...], fields: dict[str, Any]) -> Any:

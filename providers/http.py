@@ -106,8 +106,25 @@ class Upstream:
         exception raised below, of any type, becomes a `ProviderError`."""
         timeout = within(self.timeout)
         try:
-            if timeout <= 0:
-                raise TimeoutError
+            return await self._call(stage, build, seconds=timeout)
+        except ProviderError as exc:
+            if exc.request_sent is None:
+                exc.request_sent = True  # it got as far as sending, unless told otherwise
+            raise
+
+    async def _call(
+        self, stage: Stage, build: Callable[[], httpx.Request], *, seconds: float
+    ) -> Answer:
+        timeout = seconds
+        if timeout <= 0:
+            spent = ProviderTimeoutError(
+                f"{self.provider}: the request's deadline was spent before this call",
+                provider=self.provider,
+                stage=stage,
+            )
+            spent.request_sent = False
+            raise spent
+        try:
             async with asyncio.timeout(timeout):
                 request = build()
                 response = await self.client.send(request, stream=True)
@@ -122,15 +139,18 @@ class Upstream:
                 stage=stage,
             ) from None
         except httpx.HTTPError as exc:
-            raise transport_error(exc, provider=self.provider, stage=stage) from None
+            failed = transport_error(exc, provider=self.provider, stage=stage)
+            # A connection that could not be opened (or a pool slot never free) sent nothing.
+            failed.request_sent = not isinstance(
+                exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+            )
+            raise failed from None
         except _AnswerTooLargeError:
             raise ProviderFailedError(
                 f"{self.provider} answered with more than {MAX_ANSWER_BYTES} bytes",
                 provider=self.provider,
                 stage=stage,
             ) from None
-        except ProviderError:
-            raise
         except Exception as exc:
             # A URL the provider handed us that httpx cannot use, a body that cannot be
             # encoded, a broken transport: never a 500 for the caller, always in the log.

@@ -27,6 +27,7 @@ from providers.errors import (
     ProviderFailedError,
     ProviderRejectedError,
     Stage,
+    may_have_acted,
 )
 from providers.http import (
     Answer,
@@ -193,11 +194,14 @@ class KaizalaProvider:
     async def send(self, request: MediaRequest) -> Delivery:
         target = request.target
         assert isinstance(target, KaizalaTarget), "the gateway validates with SPEC.target"
-        media_resource = await self._upload(request)
+        media_resource = request.reuse_media_id or await self._upload(request)
         try:
             return await self._post(request, target.group_id, media_resource)
         except ProviderError as exc:
             exc.media_id = media_resource
+            # The post is what delivers: if Kaizala may have acted on it, a retry could
+            # post the message twice.
+            exc.outcome_unknown = exc.stage is Stage.POST and may_have_acted(exc)
             raise
 
     async def _upload(self, request: MediaRequest) -> str:

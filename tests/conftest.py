@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,3 +48,16 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert any(p.name.startswith("media_gateway_echo_provider") for p in target.iterdir())
     return target
+
+
+def redis_url() -> str | None:
+    """The test Redis (database 15 by default), or None when none listens."""
+    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return url
+    except OSError:
+        return None
+
+
+NO_REDIS = "no Redis on 127.0.0.1:6379 (.ci/run starts one; start redis-server to run this)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import posixpath
 from collections.abc import AsyncIterator
@@ -12,8 +13,7 @@ from typing import Any, BinaryIO, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.formparsers import MultiPartException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from gateway.errors import (
     InvalidRequestError,
@@ -42,6 +42,7 @@ class Upload:
     content_type: str | None
     size: int
     stream: BinaryIO
+    sha256: str = ""  # of the bytes, computed while they were spooled (empty for downloads)
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,39 @@ async def read_order(request: Request, models: SendModels) -> AsyncIterator[Send
         raise UnsupportedMediaError(
             "Send multipart/form-data (files or a url) or application/json (a url)."
         )
+    parser = HashingMultiPartParser(
+        request.headers,
+        request.stream(),
+        max_files=MAX_FILES,
+        max_fields=MAX_FIELDS,
+        max_part_size=MAX_FIELD_BYTES,
+    )
     try:
-        form = await request.form(
-            max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
-        )
-    except StarletteHTTPException as exc:  # how Starlette reports it inside an app
-        raise InvalidRequestError(f"The multipart body is malformed: {exc.detail}") from None
-    except MultiPartException as exc:  # and outside one
+        form = await parser.parse()
+    except MultiPartException as exc:
         raise InvalidRequestError(f"The multipart body is malformed: {exc.message}") from None
     try:
-        yield _order_from_form(form.multi_items(), models)
+        yield _order_from_form(form.multi_items(), models, parser.digests)
     finally:
         await form.close()
+
+
+class HashingMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, which also hashes each file part as it is spooled, so
+    the idempotency fingerprint never reads an upload a second time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.digests: dict[int, hashlib._Hash] = {}  # id(UploadFile) -> SHA-256 so far
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        super().on_part_data(data, start, end)
+        upload = self._current_part.file
+        if upload is not None:
+            digest = self.digests.get(id(upload))
+            if digest is None:
+                digest = self.digests[id(upload)] = hashlib.sha256()
+            digest.update(memoryview(data)[start:end])
 
 
 async def _json_body(request: Request) -> Any:
@@ -102,7 +124,11 @@ async def _json_body(request: Request) -> Any:
     return data
 
 
-def _order_from_form(items: list[tuple[str, str | UploadFile]], models: SendModels) -> SendOrder:
+def _order_from_form(
+    items: list[tuple[str, str | UploadFile]],
+    models: SendModels,
+    digests: dict[int, hashlib._Hash],
+) -> SendOrder:
     values: dict[str, str] = {}
     files: list[Upload] = []
     problems: list[dict[str, Any]] = []
@@ -118,6 +144,7 @@ def _order_from_form(items: list[tuple[str, str | UploadFile]], models: SendMode
                         content_type=value.content_type,
                         size=value.size or 0,
                         stream=value.file,
+                        sha256=(digests.get(id(value)) or hashlib.sha256()).hexdigest(),
                     )
                 )
         elif key == "file":

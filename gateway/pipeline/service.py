@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import posixpath
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ class MediaService:
         self._deadline_s = deadline_s
         self._sandboxed = frozenset(sandboxed)
 
-    async def send(self, order: SendOrder) -> Sent:
+    async def send(self, order: SendOrder, *, reuse_media_id: str | None = None) -> Sent:
+        """Check the order against its provider, fetch what must be fetched, and send.
+        `reuse_media_id`: what an earlier attempt of this same send obtained."""
         fields = order.fields
         provider = self._providers.get(fields.provider)
         if provider is None:
@@ -77,6 +80,8 @@ class MediaService:
         target = self._check_fields(order, caps)
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
+                if reuse_media_id is not None:
+                    request = dataclasses.replace(request, reuse_media_id=reuse_media_id)
                 try:
                     delivery = await provider.send(request)
                 except TargetError as exc:

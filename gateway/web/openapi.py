@@ -70,7 +70,17 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
                 "description": "Your id for this request (1-128 of A-Z a-z 0-9 . _ : -); "
                 "generated when absent and echoed on the response.",
                 "schema": {"type": "string", "maxLength": 128},
-            }
+            },
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Makes retries safe: a repeat with the same key (per API key) "
+                "gets the first answer again, with `Idempotent-Replayed: true`, and nothing "
+                "is sent twice. 1 to 255 printable ASCII characters; kept for "
+                "GATEWAY_IDEMPOTENCY_TTL_S.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            },
         ],
     }
 

@@ -91,6 +91,7 @@ def render_gateway_error(exc: GatewayError) -> JSONResponse:
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
+        retryable=exc.retryable,
         errors=list(exc.errors) if exc.errors is not None else None,
         headers=exc.headers,
     )
@@ -120,6 +121,9 @@ def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
         provider=exc.provider,
         provider_status=exc.status,
         provider_message=exc.message,
+        # The provider may have acted: retrying could deliver twice. Replaying is safe.
+        retryable=False if exc.outcome_unknown else None,
+        outcome="unknown" if exc.outcome_unknown else None,
         headers=headers,
         stage=exc.stage.value,
         media_id=exc.media_id,

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from gateway.context import current_request_id
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
 from gateway.web.auth import ApiKey
+from gateway.web.idempotent import HEADER, caller_scope, check_key
 from gateway.web.problems import problem_response
 from gateway.web.schemas import Health, Problem, Readiness, SendMediaResponse
 from gateway.wiring.runtime import Runtime
@@ -90,6 +91,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             "The request body stalled for more than 30 s.",
         ),
     ),
+    409: _error(
+        "A request with the same Idempotency-Key is still being served "
+        "(`idempotency_conflict`); see Retry-After.",
+        _example(
+            409, "idempotency_conflict", "Idempotency conflict",
+            "A request with this Idempotency-Key is still being served; retry after it ends.",
+            retryable=True,
+        ),
+    ),
     413: _error(
         "Over the gateway's or the provider's size limit (`payload_too_large`).",
         _example(
@@ -121,6 +131,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             "or otherwise not public); the gateway does not fetch from those.",
         ),
         _example(422, "url_fetch_failed", "URL fetch failed", "The URL answered HTTP 404."),
+        _example(
+            422, "idempotency_conflict", "Idempotency key reused",
+            "This Idempotency-Key was used for a different request (another provider, fields "
+            "or files); use a new key for a new request.",
+        ),
     ),
     429: _error(
         "The provider throttled (`rate_limited`); see Retry-After.",
@@ -150,8 +165,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     ),
     503: _error(
-        "The provider cannot be reached (`provider_unavailable`), or the gateway is at its "
-        "concurrency limit (`overloaded`).",
+        "The provider cannot be reached (`provider_unavailable`), the gateway is at its "
+        "concurrency limit (`overloaded`), or a request with an Idempotency-Key finds the "
+        "shared state unreachable (`store_unavailable`).",
         _example(
             503, "provider_unavailable", "Provider unavailable",
             "kaizala could not be reached (ConnectError)", "kaizala", retryable=True,
@@ -162,33 +178,52 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             "The gateway is serving its limit of 256 connections; retry shortly.",
             retryable=True,
         ),
+        _example(
+            503, "store_unavailable", "Store unavailable",
+            "The gateway's shared state (Redis) cannot be reached (ConnectionError).",
+            retryable=True,
+        ),
     ),
     504: _error(
         "No answer from the provider in time (`provider_timeout`).",
         _example(
             504, "provider_timeout", "Provider timed out",
-            "kaizala gave no complete answer within 60 s", "kaizala", retryable=True,
-            stage="post", media_id="kz-media-0f1e2d3c",
+            "kaizala gave no complete answer within 60 s", "kaizala", retryable=False,
+            stage="post", media_id="kz-media-0f1e2d3c", outcome="unknown",
         ),
     ),
 }  # fmt: skip
 
 
-async def send_media(_: ApiKey, order: Order, service: Service) -> SendMediaResponse:
+async def send_media(
+    request: Request, _: ApiKey, order: Order, service: Service, runtime: CurrentRuntime
+) -> Response:
     """Send media by file upload (`multipart/form-data`, one or more `file` parts) or by
     reference (`url`, in a form or a JSON body). Two or more images to Kaizala make an album.
 
+    With an `Idempotency-Key`, a retry never sends twice: a repeat gets the stored answer
+    (`Idempotent-Replayed: true`), a repeat while the first runs gets 409.
+
     Every failure is an `application/problem+json` document with a stable `code`."""
-    sent = await service.send(order)
-    return SendMediaResponse(
-        provider=sent.provider,
-        media_type=sent.media_type,
-        media_id=sent.delivery.media_id,
-        reference_id=sent.delivery.reference_id,
-        action_id=sent.delivery.action_id,
-        sandbox=sent.sandbox,
-        request_id=current_request_id() or "",
-    )
+
+    async def send(reuse_media_id: str | None) -> Response:
+        sent = await service.send(order, reuse_media_id=reuse_media_id)
+        body = SendMediaResponse(
+            provider=sent.provider,
+            media_type=sent.media_type,
+            media_id=sent.delivery.media_id,
+            reference_id=sent.delivery.reference_id,
+            action_id=sent.delivery.action_id,
+            sandbox=sent.sandbox,
+            request_id=current_request_id() or "",
+        )
+        return JSONResponse(body.model_dump(mode="json"))
+
+    key = request.headers.get(HEADER)
+    if key is None:
+        return await send(None)
+    caller = caller_scope(request.headers.get("x-api-key") if runtime.api_keys else None)
+    return await runtime.idempotency.run(caller=caller, key=check_key(key), order=order, send=send)
 
 
 async def healthz() -> Health:

@@ -61,6 +61,11 @@ class Problem(BaseModel):
     media_id: str | None = Field(
         default=None, description="When a Kaizala upload succeeded and only the post failed."
     )
+    outcome: Literal["unknown"] | None = Field(
+        default=None,
+        description="`unknown` when the provider may have acted (a timeout or dropped "
+        "connection after the message was sent, or a 5xx to it): do not retry with a new key.",
+    )
     retry_after: int | None = Field(default=None, description="Seconds, as in Retry-After.")
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="For validation errors: field, message and type of each."

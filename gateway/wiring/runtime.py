@@ -14,6 +14,12 @@ from redis.asyncio import Redis
 
 from gateway.pipeline.fetch import Fetcher, address_allowed
 from gateway.pipeline.service import MediaService
+from gateway.state.idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+)
+from gateway.web.idempotent import Idempotency
 from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
 from providers import Provider, ProviderSettings, ProviderSpec
@@ -22,6 +28,7 @@ log = logging.getLogger("gateway")
 
 # Room for the multipart envelope and form fields around the media itself.
 ENVELOPE_BYTES = 64 * 1024
+LEASE_MARGIN_S = 30.0
 
 
 def allow_any(address: str) -> bool:
@@ -40,6 +47,7 @@ class Runtime:
     api_keys: tuple[bytes, ...]
     body_policy: BodyPolicy
     redis: Redis | None
+    idempotency: Idempotency
 
 
 def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, ProviderSettings]:
@@ -123,6 +131,9 @@ async def build_runtime(
             settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
         )
         stack.push_async_callback(redis.aclose)
+    store: IdempotencyStore = (
+        RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
+    )
     return Runtime(
         settings=settings,
         providers=providers,
@@ -144,4 +155,10 @@ async def build_runtime(
             min_rate=settings.client_body_min_rate,
         ),
         redis=redis,
+        idempotency=Idempotency(
+            store,
+            ttl_s=settings.idempotency_ttl_s,
+            # Longer than any send can take, so a lease never ends under a running send.
+            lease_s=settings.request_deadline_s + LEASE_MARGIN_S,
+        ),
     )

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     client_body_min_rate: int = Field(default=10_240, ge=0)
     max_concurrency: int = Field(default=256, ge=1)
     redis_url: SecretStr | None = None
+    idempotency_ttl_s: float = Field(default=86_400.0, gt=0)
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")

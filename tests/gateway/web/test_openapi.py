@@ -44,13 +44,14 @@ async def test_each_error_status_has_its_own_example_with_the_right_code(
         "400": {"provider_rejected"},
         "401": {"unauthorized"},
         "408": {"request_timeout"},
+        "409": {"idempotency_conflict"},
         "413": {"payload_too_large"},
         "415": {"unsupported_media_type"},
-        "422": {"validation_error", "url_not_allowed", "url_fetch_failed"},
+        "422": {"validation_error", "url_not_allowed", "url_fetch_failed", "idempotency_conflict"},
         "429": {"rate_limited"},
         "500": {"internal_error"},
         "502": {"provider_error", "provider_auth_failed"},
-        "503": {"provider_unavailable", "overloaded"},
+        "503": {"provider_unavailable", "overloaded", "store_unavailable"},
         "504": {"provider_timeout"},
     }
     for status, codes in expected.items():

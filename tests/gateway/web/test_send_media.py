@@ -276,22 +276,24 @@ async def test_gupshup_url_with_unaccepted_type(client: httpx.AsyncClient) -> No
 
 
 @pytest.mark.parametrize(
-    ("provider", "target", "status", "code", "retryable"),
+    ("provider", "target", "status", "code", "retryable", "outcome"),
     [
-        ("gupshup", {"app_id": "sandbox-400"}, 400, "provider_rejected", False),
-        ("gupshup", {"app_id": "sandbox-413"}, 413, "payload_too_large", False),
-        ("gupshup", {"app_id": "sandbox-429"}, 429, "rate_limited", True),
-        ("gupshup", {"app_id": "sandbox-500"}, 502, "provider_error", True),
-        ("gupshup", {"app_id": "sandbox-401"}, 502, "provider_auth_failed", False),
-        ("gupshup", {"app_id": "sandbox-garbage"}, 502, "provider_error", True),
-        ("kaizala", {"group_id": "sandbox-400@1"}, 400, "provider_rejected", False),
-        ("kaizala", {"group_id": "sandbox-404@1"}, 400, "provider_rejected", False),
-        ("kaizala", {"group_id": "sandbox-403@1"}, 502, "provider_auth_failed", False),
-        ("kaizala", {"group_id": "sandbox-401@1"}, 502, "provider_auth_failed", False),
-        ("kaizala", {"group_id": "sandbox-429@1"}, 429, "rate_limited", True),
-        ("kaizala", {"group_id": "sandbox-500@1"}, 502, "provider_error", True),
-        ("kaizala", {"group_id": "sandbox-503@1"}, 502, "provider_error", True),
-        ("kaizala", {"group_id": "sandbox-garbage@1"}, 502, "provider_error", True),
+        ("gupshup", {"app_id": "sandbox-400"}, 400, "provider_rejected", False, None),
+        ("gupshup", {"app_id": "sandbox-413"}, 413, "payload_too_large", False, None),
+        ("gupshup", {"app_id": "sandbox-429"}, 429, "rate_limited", True, None),
+        # A Gupshup upload delivers nothing: its 5xx is safe to retry.
+        ("gupshup", {"app_id": "sandbox-500"}, 502, "provider_error", True, None),
+        ("gupshup", {"app_id": "sandbox-401"}, 502, "provider_auth_failed", False, None),
+        ("gupshup", {"app_id": "sandbox-garbage"}, 502, "provider_error", True, None),
+        ("kaizala", {"group_id": "sandbox-400@1"}, 400, "provider_rejected", False, None),
+        ("kaizala", {"group_id": "sandbox-404@1"}, 400, "provider_rejected", False, None),
+        ("kaizala", {"group_id": "sandbox-403@1"}, 502, "provider_auth_failed", False, None),
+        ("kaizala", {"group_id": "sandbox-401@1"}, 502, "provider_auth_failed", False, None),
+        ("kaizala", {"group_id": "sandbox-429@1"}, 429, "rate_limited", True, None),
+        # A Kaizala post answered 5xx or unreadably may have been posted: not retryable.
+        ("kaizala", {"group_id": "sandbox-500@1"}, 502, "provider_error", False, "unknown"),
+        ("kaizala", {"group_id": "sandbox-503@1"}, 502, "provider_error", False, "unknown"),
+        ("kaizala", {"group_id": "sandbox-garbage@1"}, 502, "provider_error", False, "unknown"),
     ],
 )
 async def test_provider_failures_map_to_the_contract(
@@ -301,6 +303,7 @@ async def test_provider_failures_map_to_the_contract(
     status: int,
     code: str,
     retryable: bool,
+    outcome: str | None,
 ) -> None:
     response = await client.post(
         "/send-media",
@@ -310,6 +313,7 @@ async def test_provider_failures_map_to_the_contract(
     body = assert_problem(response, status, code)
     assert body["provider"] == provider
     assert body["retryable"] is retryable
+    assert body.get("outcome") == outcome
     assert body["stage"] in ("upload", "post")
     if provider == "kaizala":
         # The upload worked; only the post failed, so the caller learns the media id.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from gateway.wiring.logs import JsonFormatter
 from gateway.wiring.runtime import StartupError
 from gateway.wiring.settings import Settings
 from tests import samples
-from tests.conftest import PREFIXES
+from tests.conftest import PREFIXES, redis_url
 from tests.gateway.conftest import AppClient, serve
 
 pytestmark = pytest.mark.anyio
@@ -127,15 +126,6 @@ def test_formatter_masks_registered_secrets_anywhere() -> None:
     line = formatter.format(record)
     assert "s3cret-value" not in line
     assert json.loads(line)["extra_field"] == "x [redacted]"
-
-
-def redis_url() -> str | None:
-    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return url
-    except OSError:
-        return None
 
 
 @pytest.mark.redis

@@ -1,0 +1,1 @@
+"""State shared by every replica through Redis (or kept in the process without it)."""

@@ -1,0 +1,131 @@
+"""Idempotency-Key on /send-media, through the app, against the embedded sandboxes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.conftest import NO_REDIS, redis_url
+from tests.gateway.conftest import AppClient
+from tests.gateway.web.test_send_media import assert_problem
+
+pytestmark = pytest.mark.anyio
+
+PNG = {"file": ("a.png", samples.png(), "image/png")}
+
+
+def post(client: httpx.AsyncClient, key: str | None, group: str = "g@1", **extra: Any) -> Any:
+    # As bytes, so a non-ASCII key reaches the gateway as a raw client would send it.
+    headers = {"Idempotency-Key": key.encode()} if key is not None else {}
+    return client.post(
+        "/send-media",
+        headers={**headers, **extra.pop("headers", {})},
+        data={"provider": "kaizala", "group_id": group, **extra.pop("data", {})},
+        files=extra.pop("files", PNG),
+    )
+
+
+async def test_a_repeat_gets_the_stored_answer_and_sends_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await post(client, "order-1")
+    assert first.status_code == 200
+    assert "idempotent-replayed" not in first.headers
+    again = await post(client, "order-1")
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    # A second send would have a new media id; the replay is the first answer, byte for byte,
+    # with the original's request id in the body and its own in the header.
+    assert again.content == first.content
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    other = await post(client, "order-2")
+    assert other.json()["media_id"] != first.json()["media_id"]
+
+
+async def test_the_same_key_for_another_request_is_a_422(client: httpx.AsyncClient) -> None:
+    assert (await post(client, "order-1")).status_code == 200
+    changed = await post(
+        client, "order-1", files={"file": ("a.png", samples.png(3, 3), "image/png")}
+    )
+    body = assert_problem(changed, 422, "idempotency_conflict")
+    assert body["retryable"] is False
+    assert (await post(client, "order-1", data={"caption": "new"})).status_code == 422
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "ünï"])
+async def test_a_malformed_key_is_a_validation_error(client: httpx.AsyncClient, key: str) -> None:
+    body = assert_problem(await post(client, key), 422, "validation_error")
+    assert body["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_certain_failure_releases_the_key_and_keeps_the_uploaded_media(
+    client: httpx.AsyncClient,
+) -> None:
+    first = assert_problem(
+        await post(client, "order-1", group="sandbox-400@1"), 400, "provider_rejected"
+    )
+    retry = await post(client, "order-1", group="sandbox-400@1")
+    second = assert_problem(retry, 400, "provider_rejected")
+    assert "idempotent-replayed" not in retry.headers  # it ran again
+    # The upload worked the first time; the retry posted the same media, uploading nothing.
+    assert second["media_id"] == first["media_id"]
+    assert second["request_id"] != first["request_id"]
+
+
+async def test_an_unknown_outcome_is_stored_and_replayed(client: httpx.AsyncClient) -> None:
+    first = assert_problem(
+        await post(client, "order-1", group="sandbox-500@1"), 502, "provider_error"
+    )
+    assert (first["outcome"], first["retryable"]) == ("unknown", False)
+    again = await post(client, "order-1", group="sandbox-500@1")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first
+
+
+async def test_a_repeat_while_the_first_runs_is_a_409(app_client: AppClient) -> None:
+    async with app_client(upstream_timeout_s=1) as client:
+        slow = asyncio.create_task(post(client, "order-1", group="sandbox-slow@1"))
+        await asyncio.sleep(0.3)
+        busy = await post(client, "order-1", group="sandbox-slow@1")
+        body = assert_problem(busy, 409, "idempotency_conflict")
+        assert body["retryable"] is True
+        assert 1 <= int(busy.headers["retry-after"]) <= 5
+        first = await slow
+        assert first.json()["outcome"] == "unknown"  # timed out after the post was sent
+        replayed = await post(client, "order-1", group="sandbox-slow@1")
+        assert replayed.headers["idempotent-replayed"] == "true"
+
+
+async def test_keys_are_scoped_to_the_callers_api_key(app_client: AppClient) -> None:
+    alice, bob = "alice-key-0123456789", "bob-key-0123456789ab"
+    async with app_client(api_keys=f"{alice},{bob}") as client:
+        a = await post(client, "same-key", headers={"X-API-Key": alice})
+        b = await post(client, "same-key", headers={"X-API-Key": bob})
+        a_again = await post(client, "same-key", headers={"X-API-Key": alice})
+    assert a.json()["media_id"] != b.json()["media_id"]
+    assert "idempotent-replayed" not in b.headers
+    assert a_again.json()["media_id"] == a.json()["media_id"]
+
+
+async def test_an_unreachable_store_refuses_keyed_sends_only(app_client: AppClient) -> None:
+    async with app_client(redis_url="redis://127.0.0.1:1/0") as client:
+        keyed = assert_problem(await post(client, "order-1"), 503, "store_unavailable")
+        assert keyed["retryable"] is True
+        assert (await post(client, None)).status_code == 200
+
+
+@pytest.mark.redis
+async def test_idempotency_through_a_real_redis(app_client: AppClient) -> None:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    async with app_client(redis_url=url) as client:
+        key = f"redis-{id(client)}-{asyncio.get_running_loop().time()}"
+        first = await post(client, key)
+        again = await post(client, key)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
