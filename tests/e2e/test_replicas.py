@@ -1,0 +1,206 @@
+"""Two gateway processes sharing a real Redis, as replicas behind a Service do."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.conftest import NO_REDIS, redis_url
+from tests.e2e.conftest import (
+    API_KEY,
+    GUPSHUP_EMAIL,
+    KAIZALA_APP_ID,
+    SECRETS,
+    Server,
+    Stack,
+    free_port,
+    start,
+    stop,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+DEADLINE_S = 3  # so a dead replica's lease (deadline + 5 s) ends within the test
+
+
+def live_env(stack: Stack, redis: str) -> dict[str, str]:
+    return {
+        "GATEWAY_API_KEYS": API_KEY,
+        "GATEWAY_UPSTREAM_TIMEOUT_S": "2",
+        "GATEWAY_REQUEST_DEADLINE_S": str(DEADLINE_S),
+        "GATEWAY_REDIS_URL": redis,
+        "KAIZALA_AUTH_URL": stack.kaizala_sim.url,
+        "KAIZALA_APPLICATION_ID": KAIZALA_APP_ID,
+        "KAIZALA_APPLICATION_SECRET": SECRETS["kaizala_secret"],
+        "KAIZALA_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
+        "GUPSHUP_BASE_URL": stack.gupshup_sim.url,
+        "GUPSHUP_PARTNER_EMAIL": GUPSHUP_EMAIL,
+        "GUPSHUP_PARTNER_SECRET": SECRETS["gupshup_secret"],
+        "GUPSHUP_APP_ID": "e2e-app",
+    }
+
+
+@dataclass
+class Replicas:
+    a: Server
+    b: Server
+
+
+@pytest.fixture(scope="module")
+def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    logs = tmp_path_factory.mktemp("replicas")
+    a = start("gateway-a", ["gateway"], live_env(stack, url), logs)
+    try:
+        b = start("gateway-b", ["gateway"], live_env(stack, url), logs)
+    except BaseException:
+        stop(a)
+        raise
+    yield Replicas(a, b)
+    stop(a)
+    stop(b)
+
+
+def send(server: Server, key: str, group: str, image: bytes | None = None) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/send-media",
+        headers={"X-API-Key": API_KEY, "Idempotency-Key": key},
+        data={"provider": "kaizala", "group_id": group},
+        files={"file": ("a.png", image or samples.png(), "image/png")},
+        timeout=30,
+    )
+
+
+def posts_to(stack: Stack, group: str) -> int:
+    log = httpx.get(f"{stack.kaizala_sim.url}/_sandbox/log").json()
+    return sum(1 for entry in log if entry["call"] == "post" and entry["group"] == group)
+
+
+def test_the_same_key_at_both_replicas_at_once_posts_exactly_once(
+    stack: Stack, replicas: Replicas
+) -> None:
+    for _ in range(5):
+        key, group = uuid.uuid4().hex, f"race-{uuid.uuid4().hex[:8]}@1"
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            both = [pool.submit(send, server, key, group) for server in (replicas.a, replicas.b)]
+            answers = [future.result() for future in both]
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses in ([200, 200], [200, 409]), [a.text for a in answers]
+        # A caller that got 409 retries after Retry-After and gets the same answer.
+        final = [a if a.status_code == 200 else send(replicas.b, key, group) for a in answers]
+        assert final[0].json() == final[1].json()
+        assert posts_to(stack, group) == 1
+
+
+def test_a_replay_at_the_other_replica_sends_nothing(stack: Stack, replicas: Replicas) -> None:
+    key, group = uuid.uuid4().hex, f"replay-{uuid.uuid4().hex[:8]}@1"
+    first = send(replicas.a, key, group)
+    assert first.status_code == 200
+    again = send(replicas.b, key, group)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert posts_to(stack, group) == 1
+    mismatch = send(replicas.b, key, group, image=samples.png(4, 4))
+    assert (mismatch.status_code, mismatch.json()["code"]) == (422, "idempotency_conflict")
+
+
+def test_a_replica_killed_mid_send_leaves_a_key_another_takes_after_the_lease(
+    stack: Stack, tmp_path: Path
+) -> None:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    doomed = start("gateway-doomed", ["gateway"], live_env(stack, url), tmp_path)
+    key = uuid.uuid4().hex
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(send, doomed, key, "sandbox-slow@1")
+        time.sleep(1)  # the post is at the simulator, which answers only after 6 s
+        doomed.process.send_signal(signal.SIGKILL)
+        doomed.process.wait()
+        with pytest.raises(httpx.TransportError):
+            pending.result()
+    survivor = start("gateway-survivor", ["gateway"], live_env(stack, url), tmp_path)
+    try:
+        busy = send(survivor, key, "sandbox-slow@1")
+        assert busy.status_code == 409  # the dead replica's lease still runs
+        deadline = time.monotonic() + DEADLINE_S + 5 + 5
+        while busy.status_code == 409 and time.monotonic() < deadline:
+            time.sleep(float(busy.headers["retry-after"]))
+            busy = send(survivor, key, "sandbox-slow@1")
+        # Taken: it ran (and, the group being slow, timed out after its post went out).
+        assert busy.status_code == 504, busy.text
+        assert busy.json()["outcome"] == "unknown"
+    finally:
+        stop(survivor)
+
+
+def test_redis_stopped_mid_run_refuses_keyed_sends_and_recovers(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """With a redis-server of this test's own: the shared one is never stopped."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server binary (.ci/run installs Debian's redis-server)")
+    port = free_port()
+
+    def launch() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(port)
+        return process
+
+    redis = launch()
+    gateway = start(
+        "gateway-own-redis", ["gateway"], live_env(stack, f"redis://127.0.0.1:{port}/0"), tmp_path
+    )
+    try:
+        assert send(gateway, uuid.uuid4().hex, "g@1").status_code == 200
+        redis.send_signal(signal.SIGTERM)
+        redis.wait()
+        down = send(gateway, uuid.uuid4().hex, "g@1")
+        assert (down.status_code, down.json()["code"]) == (503, "store_unavailable")
+        assert down.json()["retryable"] is True
+        unkeyed = httpx.post(
+            f"{gateway.url}/send-media",
+            headers={"X-API-Key": API_KEY},
+            data={"provider": "kaizala", "group_id": "g@1"},
+            files={"file": ("a.png", samples.png(), "image/png")},
+            timeout=30,
+        )
+        assert unkeyed.status_code == 200
+        assert httpx.get(f"{gateway.url}/readyz").status_code == 503
+        redis = launch()
+        assert send(gateway, uuid.uuid4().hex, "g@1").status_code == 200
+        assert httpx.get(f"{gateway.url}/readyz").status_code == 200
+    finally:
+        stop(gateway)
+        redis.kill()
+        redis.wait()
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not listen on {port}")
