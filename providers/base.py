@@ -6,11 +6,13 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from providers.http import ProviderContext
 
 
 class MediaType(StrEnum):
@@ -130,7 +132,7 @@ class ProviderSpec:
     - `settings`: its configuration model (read from its own environment variables);
     - `target`: the model of where a send goes (`group_id`, `app_id`…); the gateway turns
       its fields into request fields, validates them with it and documents them;
-    - `build(settings, client, upstream_timeout_s)`: the adapter;
+    - `build(settings, context)`: the adapter, given a `providers.http.ProviderContext`;
     - `simulator`: `"module:function"`, a function of the settings returning a `Sandbox`,
       used when the provider has no credentials. A path, not a function, so `providers`
       never imports the web framework the simulators are written with.
@@ -139,7 +141,7 @@ class ProviderSpec:
     name: str
     settings: type[ProviderSettings]
     target: type[BaseModel]
-    build: Callable[[Any, httpx.AsyncClient, float], Provider]
+    build: Callable[[Any, ProviderContext], Provider]
     simulator: str | None = None
 
     def load_simulator(self) -> Callable[[ProviderSettings], Sandbox] | None:

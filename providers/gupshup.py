@@ -25,6 +25,7 @@ from providers.http import (
     Answer,
     Token,
     TokenCell,
+    TokenShare,
     Upstream,
     checked_base,
     message_of,
@@ -139,6 +140,7 @@ class GupshupProvider:
         *,
         timeout: float,
         clock: Callable[[], float] = time.time,
+        share: Callable[[str, str], TokenShare | None] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -146,12 +148,25 @@ class GupshupProvider:
         self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
         self._base = checked_base(settings.base_url) or normalize_base(settings.base_url)
         self._static: Token | None = None
+        self._share: TokenShare | None = None
         self._partner: TokenCell | None = None
         self._apps: dict[str, TokenCell] = {}
         if settings.app_token is not None:
             self._static = Token(settings.app_token.get_secret_value(), float("inf"))
         else:
-            self._partner = TokenCell(self._login, provider=NAME, clock=clock)
+            assert settings.partner_email is not None
+            assert settings.partner_secret is not None
+            self._share = (
+                # Sealed with the partner secret: only holders of it can read the cache.
+                share(
+                    f"gupshup:{settings.partner_email}", settings.partner_secret.get_secret_value()
+                )
+                if share is not None
+                else None
+            )
+            self._partner = TokenCell(
+                self._login, provider=NAME, clock=clock, share=self._share, name="partner"
+            )
         for secret in (settings.app_token, settings.partner_secret):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
@@ -227,7 +242,11 @@ class GupshupProvider:
             if len(self._apps) >= MAX_CACHED_APPS:
                 del self._apps[next(iter(self._apps))]
             cell = TokenCell(
-                partial(self._fetch_app_token, app_id), provider=NAME, clock=self._clock
+                partial(self._fetch_app_token, app_id),
+                provider=NAME,
+                clock=self._clock,
+                share=self._share,
+                name=f"app:{app_id}",
             )
             self._apps[app_id] = cell
         return cell
@@ -296,6 +315,8 @@ SPEC = ProviderSpec(
     NAME,
     settings=GupshupSettings,
     target=GupshupTarget,
-    build=lambda settings, client, timeout: GupshupProvider(settings, client, timeout=timeout),
+    build=lambda settings, context: GupshupProvider(
+        settings, context.client, timeout=context.timeout, share=context.share
+    ),
     simulator="simulators.gupshup:sandbox",
 )

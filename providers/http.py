@@ -9,13 +9,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -58,10 +58,44 @@ class Answer:
 
 @dataclass(frozen=True)
 class Token:
-    """A credential and the time.time() after which it is renewed before use."""
+    """A credential, the time.time() after which it is renewed before use, and what came
+    with it (Kaizala's endpoint URL, say)."""
 
     value: str
     refresh_at: float
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class TokenShare(Protocol):
+    """Where replicas share credentials: a cache of tokens, a lock so one replica fetches
+    while the others wait, and long-lived secrets a provider replaces (a rotated refresh
+    token). Values are stored so that reading the store does not reveal them."""
+
+    async def load(self, name: str) -> Token | None: ...
+
+    async def save(self, name: str, token: Token) -> None: ...
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def load_secret(self, name: str) -> str | None: ...
+
+    async def save_secret(self, name: str, value: str) -> None: ...
+
+
+def share_nothing(namespace: str, key: str) -> TokenShare | None:
+    """Without shared state, each process keeps its own tokens."""
+    return None
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the gateway gives an adapter: its HTTP client, the per-call timeout, and, with
+    shared state configured, a `TokenShare` per credential (`share(namespace, key)`: the
+    key, the provider's own long-lived secret, is what the stored values are sealed with)."""
+
+    client: httpx.AsyncClient
+    timeout: float
+    share: Callable[[str, str], TokenShare | None] = share_nothing
 
 
 # The loop time by which the request being served must be answered; None: no deadline.
@@ -345,11 +379,16 @@ class TokenCell:
         provider: str,
         clock: Callable[[], float] = time.time,
         failure_ttl_s: float = 5.0,
+        share: TokenShare | None = None,
+        name: str = "token",
     ) -> None:
         self._fetch = fetch
         self._provider = provider
         self._clock = clock
         self._failure_ttl_s = failure_ttl_s
+        self._share = share
+        self._name = name
+        self._refused: str | None = None  # a value the provider refused: never reused
         self._token: Token | None = None
         self._task: asyncio.Task[Token] | None = None
         self._failure: ProviderError | None = None
@@ -372,6 +411,7 @@ class TokenCell:
         if token is not None and token is not stale and self._clock() < token.refresh_at:
             return token
         self._token = None
+        self._refused = stale.value
         return await self._join()
 
     async def _join(self) -> Token:
@@ -401,7 +441,7 @@ class TokenCell:
         # waiter, so it is bounded by its own calls' timeouts, not by that caller's deadline.
         _deadline.set(None)
         try:
-            token = await self._fetch()
+            token = await self._shared_fetch() if self._share else await self._fetch()
         except ProviderError as exc:
             hold = self._failure_ttl_s
             if isinstance(exc, RateLimitedError) and exc.retry_after:
@@ -412,3 +452,35 @@ class TokenCell:
             self._task = None
         self._token, self._failure = token, None
         return token
+
+    def _usable(self, token: Token | None) -> bool:
+        return (
+            token is not None and token.value != self._refused and self._clock() < token.refresh_at
+        )
+
+    async def _shared_fetch(self) -> Token:
+        """The token another replica cached, or one fetched under the replicas' lock and
+        cached for them. Shared state that fails only costs a fetch of our own."""
+        assert self._share is not None
+        share, name = self._share, self._name
+        try:
+            cached = await share.load(name)
+            if self._usable(cached):
+                assert cached is not None
+                return cached
+            async with share.lock(name):
+                cached = await share.load(name)  # fetched while we waited for the lock?
+                if self._usable(cached):
+                    assert cached is not None
+                    return cached
+                token = await self._fetch()
+                await share.save(name, token)
+                return token
+        except ProviderError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "shared token store failed; fetching locally",
+                extra={"provider": self._provider, "error": type(exc).__name__},
+            )
+            return await self._fetch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from providers.http import (
     Answer,
     Token,
     TokenCell,
+    TokenShare,
     Upstream,
     checked_base,
     message_of,
@@ -159,6 +161,7 @@ class KaizalaProvider:
         *,
         timeout: float,
         clock: Callable[[], float] = time.time,
+        share: Callable[[str, str], TokenShare | None] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -171,10 +174,24 @@ class KaizalaProvider:
         )
         self._static: Token | None = None
         self._tokens: TokenCell | None = None
+        self._share: TokenShare | None = None
+        self._seen_token = ""
         if settings.access_token is not None:
             self._static = Token(settings.access_token.get_secret_value(), float("inf"))
         else:
-            self._tokens = TokenCell(self._fetch_token, provider=NAME, clock=clock)
+            assert settings.application_id is not None
+            assert settings.application_secret is not None
+            if share is not None:
+                # Sealed with the application secret: only holders of it can read the cache.
+                self._share = share(
+                    f"kaizala:{settings.application_id}",
+                    settings.application_secret.get_secret_value(),
+                )
+            self._tokens = TokenCell(
+                self._fetch_token, provider=NAME, clock=clock, share=self._share, name="access"
+            )
+        # The refresh token this configuration started from; a rotated one replaces it.
+        self._lineage = "refresh:" + hashlib.sha256(self._refresh_token.encode()).hexdigest()[:16]
         for secret in (settings.application_secret, settings.refresh_token, settings.access_token):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
@@ -281,12 +298,23 @@ class KaizalaProvider:
         if self._tokens is None:
             assert self._static is not None
             return self._static
-        return await self._tokens.get()
+        token = await self._tokens.get()
+        if token.value != self._seen_token:
+            # A token another replica fetched comes with the endpoint it was issued for.
+            self._seen_token = token.value
+            self._base = token.extra.get("endpoint", self._base)
+        return token
 
     async def _fetch_token(self) -> Token:
         settings = self._settings
         assert settings.application_id is not None
         assert settings.application_secret is not None
+        if self._share is not None:
+            # Another replica (or this one before a restart) may have rotated it.
+            rotated = await self._shared_secret(self._lineage)
+            if rotated:
+                self._refresh_token = rotated
+                self._redact.add(rotated)
         headers = {
             "applicationId": settings.application_id,
             "applicationSecret": settings.application_secret.get_secret_value(),
@@ -318,15 +346,37 @@ class KaizalaProvider:
             # Kaizala rotates the refresh token near the end of its life; the old one stops working.
             self._refresh_token = replacement
             self._redact.add(replacement)
+            kept = self._share is not None and await self._keep_secret(self._lineage, replacement)
             log.warning(
-                "kaizala issued a replacement refresh token; it is used from now on, "
-                "store it in KAIZALA_REFRESH_TOKEN before the next restart"
+                "kaizala issued a replacement refresh token; it is used from now on"
+                + (
+                    ", by every replica and after restarts (kept, sealed, in shared state)"
+                    if kept
+                    else "; store it in KAIZALA_REFRESH_TOKEN before the next restart"
+                )
             )
         now = self._clock()
         expires = float(expiry) / 1000.0
         margin = min(settings.token_refresh_margin_s, max(0.0, (expires - now) / 2))
         self._base = endpoint
-        return Token(value, expires - margin)
+        return Token(value, expires - margin, {"endpoint": endpoint})
+
+    async def _shared_secret(self, name: str) -> str | None:
+        assert self._share is not None
+        try:
+            return await self._share.load_secret(name)
+        except Exception as exc:
+            log.warning("shared state unreadable", extra={"error": type(exc).__name__})
+            return None
+
+    async def _keep_secret(self, name: str, value: str) -> bool:
+        assert self._share is not None
+        try:
+            await self._share.save_secret(name, value)
+        except Exception as exc:
+            log.warning("shared state unwritable", extra={"error": type(exc).__name__})
+            return False
+        return True
 
     def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
         return self._upstream.json_object(answer, stage, self._failure)
@@ -365,6 +415,8 @@ SPEC = ProviderSpec(
     NAME,
     settings=KaizalaSettings,
     target=KaizalaTarget,
-    build=lambda settings, client, timeout: KaizalaProvider(settings, client, timeout=timeout),
+    build=lambda settings, context: KaizalaProvider(
+        settings, context.client, timeout=context.timeout, share=context.share
+    ),
     simulator="simulators.kaizala:sandbox",
 )

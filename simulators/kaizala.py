@@ -268,7 +268,9 @@ def from_env() -> FastAPI:
             public_url=env.get("SANDBOX_PUBLIC_URL", "http://127.0.0.1:8001"),
             token_ttl_s=float(env.get("SANDBOX_TOKEN_TTL_S", 24 * 3600)),
             slow_s=float(env.get("SANDBOX_SLOW_S", 120)),
+            application_id=env.get("SANDBOX_APPLICATION_ID", "sandbox-application"),
             application_secret=env.get("SANDBOX_APPLICATION_SECRET", "sandbox-application-secret"),
+            rotate_refresh_token=env.get("SANDBOX_ROTATE_REFRESH_TOKEN", "") == "true",
             refresh_token=env.get("SANDBOX_REFRESH_TOKEN", "sandbox-refresh-token"),
         )
     )

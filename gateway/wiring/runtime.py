@@ -19,10 +19,12 @@ from gateway.state.idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
+from gateway.state.tokens import redis_shares
 from gateway.web.idempotent import Idempotency
 from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
 from providers import Provider, ProviderSettings, ProviderSpec
+from providers.http import ProviderContext, share_nothing
 
 log = logging.getLogger("gateway")
 
@@ -97,6 +99,13 @@ async def build_runtime(
     provider_settings: Mapping[str, ProviderSettings],
     stack: AsyncExitStack,
 ) -> Runtime:
+    redis: Redis | None = None
+    if settings.redis_url is not None:
+        redis = Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
+        )
+        stack.push_async_callback(redis.aclose)
+    shares = redis_shares(redis) if redis is not None else share_nothing
     timeout = httpx.Timeout(settings.upstream_timeout_s)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     providers: dict[str, Provider] = {}
@@ -118,7 +127,8 @@ async def build_runtime(
             )
             continue
         await stack.enter_async_context(client)
-        providers[name] = spec.build(configured, client, settings.upstream_timeout_s)
+        context = ProviderContext(client, settings.upstream_timeout_s, shares)
+        providers[name] = spec.build(configured, context)
 
     fetcher = Fetcher(
         allowed=allow_any if settings.fetch_allow_private else address_allowed,
@@ -126,12 +136,6 @@ async def build_runtime(
         max_redirects=settings.fetch_max_redirects,
     )
     stack.push_async_callback(fetcher.aclose)
-    redis: Redis | None = None
-    if settings.redis_url is not None:
-        redis = Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
-        )
-        stack.push_async_callback(redis.aclose)
     store: IdempotencyStore = (
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
     )

@@ -204,3 +204,73 @@ def wait_for_port(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"redis-server did not listen on {port}")
+
+
+def test_replicas_fetch_one_token_and_use_a_rotated_refresh_token(tmp_path: Path) -> None:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    # Credentials of this run's own, so nothing cached by other runs is shared with it.
+    run = uuid.uuid4().hex[:12]
+    app_secret, refresh = f"app-secret-{run}", f"refresh-{run}"
+    port = free_port()
+    sim = start(
+        "kaizala-rotating",
+        ["uvicorn", "--factory", "simulators.kaizala:from_env"],
+        {
+            "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SANDBOX_APPLICATION_SECRET": app_secret,
+            "SANDBOX_REFRESH_TOKEN": refresh,
+            "SANDBOX_ROTATE_REFRESH_TOKEN": "true",
+        },
+        tmp_path,
+        port=port,
+    )
+    env = {
+        "GATEWAY_API_KEYS": API_KEY,
+        "GATEWAY_REDIS_URL": url,
+        "KAIZALA_AUTH_URL": sim.url,
+        "KAIZALA_APPLICATION_ID": KAIZALA_APP_ID,
+        "KAIZALA_APPLICATION_SECRET": app_secret,
+        "KAIZALA_REFRESH_TOKEN": refresh,
+    }
+    started = [sim]
+    try:
+        a = start("gateway-rot-a", ["gateway"], env, tmp_path)
+        started.append(a)
+        b = start("gateway-rot-b", ["gateway"], env, tmp_path)
+        started.append(b)
+
+        def send_plain(server: Server) -> httpx.Response:
+            return httpx.post(
+                f"{server.url}/send-media",
+                headers={"X-API-Key": API_KEY},
+                data={"provider": "kaizala", "group_id": "g@1"},
+                files={"file": ("a.png", samples.png(), "image/png")},
+                timeout=30,
+            )
+
+        def auth_calls() -> int:
+            log = httpx.get(f"{sim.url}/_sandbox/log").json()
+            return sum(1 for entry in log if entry["call"] == "auth")
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(send_plain, [a, b, a, b]))
+        assert [r.status_code for r in answers] == [200] * 4
+        assert auth_calls() == 1  # one token for both replicas
+        # That fetch rotated the refresh token: the configured one no longer works. With
+        # every access token revoked, replica b must fetch with the rotated one, which
+        # only replica a was handed.
+        httpx.post(f"{sim.url}/_sandbox/revoke").raise_for_status()
+        assert send_plain(b).status_code == 200
+        assert auth_calls() == 2
+        # And a restarted replica too.
+        stop(a)
+        started.remove(a)
+        httpx.post(f"{sim.url}/_sandbox/revoke").raise_for_status()
+        fresh = start("gateway-rot-c", ["gateway"], env, tmp_path)
+        started.append(fresh)
+        assert send_plain(fresh).status_code == 200
+    finally:
+        for server in started:
+            stop(server)

@@ -23,7 +23,7 @@ from providers import (
     ProviderSpec,
 )
 from providers.errors import ProviderError, ProviderFailedError, Stage
-from providers.http import Upstream, message_of, status_error
+from providers.http import ProviderContext, Upstream, message_of, status_error
 from providers.redact import Redactor
 
 NAME = "echo"
@@ -55,7 +55,8 @@ class EchoTarget(BaseModel):
 class EchoProvider:
     """Uploads one PNG to POST {base}/channels/{channel}/media."""
 
-    def __init__(self, settings: EchoSettings, client: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(self, settings: EchoSettings, context: ProviderContext) -> None:
+        client, timeout = context.client, context.timeout
         self._base = settings.base_url.rstrip("/")
         self._token = settings.token.get_secret_value() if settings.token else ""
         self._upstream = Upstream(

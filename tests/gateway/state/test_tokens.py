@@ -1,0 +1,123 @@
+"""Provider tokens shared through a real Redis: sealed, locked, one fetch for all replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from gateway.state.tokens import RedisTokenShare, redis_shares
+from providers.http import Token
+from providers.kaizala import KaizalaProvider, KaizalaSettings
+from tests.conftest import NO_REDIS, redis_url
+from tests.providers.test_kaizala import request
+
+
+def token_answer(value: str) -> httpx.Response:
+    """A token answer timed from now (the shared cache uses the real clock)."""
+    return httpx.Response(
+        200,
+        json={
+            "accessToken": value,
+            "endpointUrl": "https://ep.test/",
+            "accessTokenExpiry": int((time.time() + 86_400) * 1000),
+            "refreshToken": "",
+        },
+    )
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    client = Redis.from_url(url)
+    yield client
+    await client.aclose()
+
+
+async def test_tokens_are_sealed_and_names_show_no_account(redis: Redis) -> None:
+    namespace, secret = f"kaizala:app-{uuid.uuid4().hex}", "application-secret-1"
+    share = RedisTokenShare(redis, namespace, secret)
+    token = Token("tok-very-secret-value", 4_000_000_000.0, {"endpoint": "https://ep.test"})
+    await share.save("access", token)
+    await share.save_secret("refresh", "refresh-token-rotated-1")
+    assert await share.load("access") == token
+    assert await share.load_secret("refresh") == "refresh-token-rotated-1"
+    stored = {key: await redis.get(key) for key in await redis.keys("mg:*")}
+    mine = {k: v for k, v in stored.items() if share._prefix.encode() in k}
+    assert len(mine) == 2
+    for key, value in mine.items():
+        assert namespace.encode() not in key
+        assert b"tok-very-secret-value" not in value
+        assert b"refresh-token-rotated-1" not in value
+    # Whoever holds another secret reads nothing (and writes elsewhere).
+    assert await RedisTokenShare(redis, namespace, "another-secret").load("access") is None
+
+
+async def test_the_lock_lets_one_holder_in_at_a_time(redis: Redis) -> None:
+    share = RedisTokenShare(redis, f"ns-{uuid.uuid4().hex}", "s3cret-value")
+    order: list[str] = []
+
+    async def hold(name: str) -> None:
+        async with share.lock("access"):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.1)
+            order.append(f"{name} out")
+
+    await asyncio.gather(hold("a"), hold("b"))
+    assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+async def test_two_replicas_fetch_one_token_and_share_a_rotated_refresh_token(
+    redis: Redis,
+) -> None:
+    app_id = f"app-{uuid.uuid4().hex}"
+    fetches: list[str] = []
+    refresh = {"current": "refresh-one", "issued": 0}
+
+    async def kaizala(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/v1/accessToken"):
+            fetches.append(req.headers["refreshToken"])
+            if req.headers["refreshToken"] != refresh["current"]:
+                return httpx.Response(401, json={"errorCode": "Unauthenticated"})
+            await asyncio.sleep(0.05)
+            refresh["issued"] += 1
+            answer = token_answer(f"tok-{refresh['issued']}")
+            # Rotate on the first fetch: the old refresh token stops working.
+            if refresh["issued"] == 1:
+                refresh["current"] = "refresh-two"
+                body = answer.json() | {"refreshToken": "refresh-two"}
+                return httpx.Response(200, json=body)
+            return answer
+        if req.url.path.endswith("/v1/media"):
+            return httpx.Response(200, json={"mediaResource": "MR"})
+        return httpx.Response(200, json={"referenceId": "r"})
+
+    settings = KaizalaSettings(
+        _env_file=None,
+        auth_url="https://auth.test",
+        application_id=app_id,
+        application_secret=SecretStr("app-secret-value"),
+        refresh_token=SecretStr("refresh-one"),
+    )
+    shares = redis_shares(redis)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(kaizala)) as client:
+        a = KaizalaProvider(settings, client, timeout=5, share=shares)
+        b = KaizalaProvider(settings, client, timeout=5, share=shares)
+        await asyncio.gather(a.send(request()), b.send(request()), a.send(request()))
+        assert fetches == ["refresh-one"]  # one fetch served both replicas
+        # A restart (a new replica) with only the configured, now retired, refresh token:
+        restarted = KaizalaProvider(settings, client, timeout=5, share=shares)
+        await redis.delete(*await redis.keys("mg:*tok:access"))  # the access token expired
+        await restarted.send(request())
+        assert fetches == ["refresh-one", "refresh-two"]
