@@ -135,7 +135,9 @@ class ProviderSpec:
     - `build(settings, context)`: the adapter, given a `providers.http.ProviderContext`;
     - `simulator`: `"module:function"`, a function of the settings returning a `Sandbox`,
       used when the provider has no credentials. A path, not a function, so `providers`
-      never imports the web framework the simulators are written with.
+      never imports the web framework the simulators are written with;
+    - `rate_limit`, `calls_per_send`, `partition`: the vendor's limits, which the gateway
+      enforces (shared by replicas) along with a circuit breaker per partition.
     """
 
     name: str
@@ -143,6 +145,12 @@ class ProviderSpec:
     target: type[BaseModel]
     build: Callable[[Any, ProviderContext], Provider]
     simulator: str | None = None
+    # The vendor's documented outbound limit, (calls, per seconds), and what a send costs.
+    rate_limit: tuple[int, float] | None = None
+    calls_per_send: int = 1
+    # What a limit and a circuit breaker apply to: the whole provider (None), or a part of
+    # it chosen by the target (Gupshup limits each app on its own).
+    partition: Callable[[Any], str] | None = None
 
     def load_simulator(self) -> Callable[[ProviderSettings], Sandbox] | None:
         """The simulator's factory, imported now; None when the provider ships none."""

@@ -15,7 +15,8 @@
 TargetError is not a provider failure: an adapter raises it, before any call, when the
 request's target fields are wrong for how it is configured (the caller's mistake, a 422).
 
-Every error carries the provider, the stage that failed and, when the provider answered,
+Every error carries the provider, the stage that failed (None when the gateway refused before
+any call: an open circuit, the outbound rate limit) and, when the provider answered,
 its status and message. The gateway turns them into problem documents; adapters never do.
 """
 
@@ -53,7 +54,7 @@ class ProviderError(Exception):
         detail: str,
         *,
         provider: str,
-        stage: Stage,
+        stage: Stage | None,
         status: int | None = None,
         message: str | None = None,
         retry_after: int | None = None,

@@ -319,4 +319,6 @@ SPEC = ProviderSpec(
         settings, context.client, timeout=context.timeout, share=context.share
     ),
     simulator="simulators.gupshup:sandbox",
+    rate_limit=(10, 1.0),  # per app
+    partition=lambda target: target.app_id or "",
 )

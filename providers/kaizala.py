@@ -419,4 +419,6 @@ SPEC = ProviderSpec(
         settings, context.client, timeout=context.timeout, share=context.share
     ),
     simulator="simulators.kaizala:sandbox",
+    rate_limit=(100, 60.0),  # per connector
+    calls_per_send=2,  # an upload and a post
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import math
 import posixpath
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
+    StoreUnavailableError,
     UnsupportedMediaError,
     field_error,
     invalid,
@@ -31,11 +34,30 @@ from gateway.pipeline.sniff import (
     resolve_type,
     type_from_url,
 )
+from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
-from providers.errors import TargetError
+from providers.errors import (
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    TargetError,
+    TransientProviderError,
+)
 from providers.http import request_deadline
 
+log = logging.getLogger("gateway.service")
+
 MAX_FILENAME = 255
+
+
+@dataclass(frozen=True)
+class OutboundLimit:
+    """How a provider's sends are limited: the rate (calls, per seconds) or none, what one
+    send costs, and what part of the provider a limit and a breaker apply to."""
+
+    rate: tuple[int, float] | None
+    cost: int = 1
+    partition: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,9 @@ class MediaService:
         max_upload_bytes: int,
         deadline_s: float | None = None,
         sandboxed: Collection[str] = (),
+        guards: Guards | None = None,
+        breaker: BreakerPolicy | None = None,
+        limits: Mapping[str, OutboundLimit] | None = None,
     ) -> None:
         self._providers = providers
         self._targets = targets
@@ -67,6 +92,9 @@ class MediaService:
         self._max_upload_bytes = max_upload_bytes
         self._deadline_s = deadline_s
         self._sandboxed = frozenset(sandboxed)
+        self._guards = guards or MemoryGuards()
+        self._breaker = breaker or BreakerPolicy(failures=5, open_s=30.0, trial_s=60.0)
+        self._limits = limits or {}
 
     async def send(self, order: SendOrder, *, reuse_media_id: str | None = None) -> Sent:
         """Check the order against its provider, fetch what must be fetched, and send.
@@ -82,13 +110,69 @@ class MediaService:
             async with self._media(order, caps, target) as request:
                 if reuse_media_id is not None:
                     request = dataclasses.replace(request, reuse_media_id=reuse_media_id)
-                try:
-                    delivery = await provider.send(request)
-                except TargetError as exc:
-                    raise _invalid(exc.field, exc.message) from None
+                delivery = await self._guarded(fields.provider, provider, request)
         return Sent(
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
+
+    def partition_of(self, name: str, target: BaseModel | None = None) -> str:
+        """The breaker and rate-limit key of a send (the provider's own without a target)."""
+        limit = self._limits.get(name)
+        if limit is None or limit.partition is None or target is None:
+            return name
+        return f"{name}:{limit.partition(target)}"
+
+    async def breaker_state(self, name: str) -> str:
+        try:
+            return await self._guards.state(self.partition_of(name))
+        except StoreUnavailableError:
+            return "unknown"
+
+    async def _guarded(self, name: str, provider: Provider, request: MediaRequest) -> Delivery:
+        """The send, behind its partition's circuit breaker and outbound rate limit."""
+        key = self.partition_of(name, request.target)
+        limit = self._limits.get(name)
+        try:
+            wait = await self._guards.allow(key, self._breaker)
+            if wait:
+                raise ProviderUnavailableError(
+                    f"{name} failed {self._breaker.failures} times in a row; the gateway "
+                    f"stops calling it for {self._breaker.open_s:g} s (circuit open)",
+                    provider=name,
+                    stage=None,
+                    retry_after=math.ceil(wait),
+                )
+            if limit is not None and limit.rate is not None:
+                calls, period = limit.rate
+                wait = await self._guards.take(key, limit.cost, calls, period)
+                if wait:
+                    raise RateLimitedError(
+                        f"over {name}'s outbound limit of {calls} calls per {period:g} s",
+                        provider=name,
+                        stage=None,
+                        retry_after=max(1, math.ceil(wait)),
+                    )
+        except StoreUnavailableError:
+            # Shared state is down: sends without an Idempotency-Key go on, unguarded.
+            log.warning("breaker and rate limit skipped: shared state unreachable")
+        try:
+            delivery = await provider.send(request)
+        except TargetError as exc:
+            raise _invalid(exc.field, exc.message) from None
+        except ProviderError as exc:
+            failed = isinstance(exc, TransientProviderError) and not isinstance(
+                exc, RateLimitedError
+            )
+            await self._record(key, ok=not failed)
+            raise
+        await self._record(key, ok=True)
+        return delivery
+
+    async def _record(self, key: str, *, ok: bool) -> None:
+        try:
+            await self._guards.record(key, ok, self._breaker)
+        except StoreUnavailableError:
+            log.warning("breaker not updated: shared state unreachable")
 
     def _check_fields(self, order: SendOrder, caps: Capabilities) -> BaseModel:
         """Every field problem at once, and the provider's target model, validated."""

@@ -108,7 +108,7 @@ def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
         "provider failed",
         extra={
             "provider": exc.provider,
-            "stage": exc.stage.value,
+            "stage": exc.stage.value if exc.stage else None,
             "code": code,
             "provider_status": exc.status,
         },
@@ -125,7 +125,7 @@ def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
         retryable=False if exc.outcome_unknown else None,
         outcome="unknown" if exc.outcome_unknown else None,
         headers=headers,
-        stage=exc.stage.value,
+        stage=exc.stage.value if exc.stage else None,
         media_id=exc.media_id,
         retry_after=exc.retry_after,
     )

@@ -246,6 +246,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         status="ready" if redis != "unreachable" else "not_ready",
         providers=runtime.modes,
         redis=redis,
+        breakers={name: await runtime.service.breaker_state(name) for name in runtime.modes},
     )
     if readiness.status == "ready":
         return readiness

@@ -84,3 +84,7 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     providers: dict[str, Literal["live", "sandbox"]]
     redis: Literal["ok", "unreachable", "not_configured"]
+    breakers: dict[str, Literal["closed", "open", "half_open", "unknown"]] = Field(
+        default_factory=dict,
+        description="Each provider's circuit breaker (for Gupshup, that of the default app).",
+    )

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from gateway.pipeline.fetch import Fetcher, address_allowed
-from gateway.pipeline.service import MediaService
+from gateway.pipeline.service import MediaService, OutboundLimit
+from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
     IdempotencyStore,
     MemoryIdempotencyStore,
@@ -150,6 +151,21 @@ async def build_runtime(
             max_upload_bytes=settings.max_upload_bytes,
             deadline_s=settings.request_deadline_s,
             sandboxed=[name for name, mode in modes.items() if mode == "sandbox"],
+            guards=RedisGuards(redis) if redis is not None else MemoryGuards(),
+            breaker=BreakerPolicy(
+                failures=settings.breaker_failures,
+                open_s=settings.breaker_open_s,
+                # One trial at a time; a trial that never ends frees the next after this.
+                trial_s=settings.request_deadline_s + LEASE_MARGIN_S,
+            ),
+            limits={
+                name: OutboundLimit(
+                    rate=settings.rate_limits.get(name, specs[name].rate_limit),
+                    cost=specs[name].calls_per_send,
+                    partition=specs[name].partition,
+                )
+                for name in providers
+            },
         ),
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
         body_policy=BodyPolicy(

@@ -40,12 +40,42 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=256, ge=1)
     redis_url: SecretStr | None = None
     idempotency_ttl_s: float = Field(default=86_400.0, gt=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=30.0, gt=0, le=3600)
+    # Overrides of the providers' documented outbound limits: "name=calls/seconds" or
+    # "name=off", comma-separated.
+    rate_limits: Annotated[dict[str, tuple[int, float] | None], NoDecode] = Field(
+        default_factory=dict
+    )
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        limits: dict[str, tuple[int, float] | None] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, _, limit = item.partition("=")
+            if limit.strip() == "off":
+                limits[name.strip()] = None
+                continue
+            calls, _, seconds = limit.partition("/")
+            try:
+                parsed = (int(calls), float(seconds))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not name=calls/seconds (kaizala=100/60) or name=off"
+                ) from None
+            if parsed[0] < 1 or parsed[1] <= 0:
+                raise ValueError(f"{item!r} needs at least 1 call per a positive time")
+            limits[name.strip()] = parsed
+        return limits
 
     @field_validator("api_keys", mode="before")
     @classmethod

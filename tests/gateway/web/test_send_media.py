@@ -431,6 +431,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
         "status": "ready",
         "providers": {"kaizala": "sandbox", "gupshup": "sandbox"},
         "redis": "not_configured",
+        "breakers": {"kaizala": "closed", "gupshup": "closed"},
     }
 
 
