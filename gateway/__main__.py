@@ -49,7 +49,8 @@ def main() -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=30,
+        # In-flight sends get this long after SIGTERM (and the not-ready delay before it).
+        timeout_graceful_shutdown=int(settings.drain_s),
     )
 
 

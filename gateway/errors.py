@@ -10,6 +10,7 @@
     ├── UrlFetchFailedError      422 url_fetch_failed
     ├── IdempotencyConflictError 409 idempotency_conflict: the same key is still running
     ├── IdempotencyMismatchError 422 idempotency_conflict: the key was used for another request
+    ├── ShuttingDownError        503 not_ready: this replica is shutting down
     └── StoreUnavailableError    503 store_unavailable: Redis cannot be reached
 
 They are the gateway's own vocabulary, raised by every layer; gateway.web.problems renders
@@ -95,6 +96,12 @@ class IdempotencyMismatchError(GatewayError):
     """The Idempotency-Key was used before for a different request."""
 
     code, status, title = "idempotency_conflict", 422, "Idempotency key reused"
+
+
+class ShuttingDownError(GatewayError):
+    """This replica is shutting down; another one takes the send."""
+
+    code, status, title, retryable = "not_ready", 503, "Not ready", True
 
 
 class StoreUnavailableError(GatewayError):

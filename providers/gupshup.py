@@ -203,16 +203,19 @@ class GupshupProvider:
             file_type = media.content_type
             file_field = (media.filename, media.stream, media.content_type)
         parts = [("file", file_field), ("file_type", (None, file_type))]
+        size = sum(f.size for f in request.files)
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/media"
 
         token = await self._app_token(app_id)
         answer = await self._upstream.call(
-            Stage.UPLOAD, partial(self._media_request, url, token.value, parts)
+            Stage.UPLOAD, partial(self._media_request, url, token.value, parts), upload_bytes=size
         )
         if answer.status == 401 and self._static is None:
             token = await self._app_cell(app_id).renew(token)
             answer = await self._upstream.call(
-                Stage.UPLOAD, partial(self._media_request, url, token.value, parts)
+                Stage.UPLOAD,
+                partial(self._media_request, url, token.value, parts),
+                upload_bytes=size,
             )
         body = self._body(answer, Stage.UPLOAD)
         media_id = body.get("mediaId")

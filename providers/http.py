@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # Answers we read are small JSON documents; a provider that streams more is broken.
 MAX_ANSWER_BYTES = 1 << 20
 MAX_MESSAGE_CHARS = 500
+# The slowest upload rate a call is given time for, beyond its timeout (1 MiB/s).
+UPLOAD_BYTES_PER_S = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,15 @@ class Upstream:
         self.timeout = timeout
         self.redact = redact
 
-    async def call(self, stage: Stage, build: Callable[[], httpx.Request]) -> Answer:
+    async def call(
+        self, stage: Stage, build: Callable[[], httpx.Request], *, upload_bytes: int = 0
+    ) -> Answer:
         """Build and send one call, and read its answer: the one choke point where every
-        exception raised below, of any type, becomes a `ProviderError`."""
-        timeout = within(self.timeout)
+        exception raised below, of any type, becomes a `ProviderError`.
+
+        A call carrying `upload_bytes` of media gets a second more per MiB, so a large file
+        is not cut by a timeout meant for small calls; the request's deadline bounds all."""
+        timeout = within(self.timeout + upload_bytes / UPLOAD_BYTES_PER_S)
         try:
             return await self._call(stage, build, seconds=timeout)
         except ProviderError as exc:

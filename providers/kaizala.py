@@ -223,7 +223,8 @@ class KaizalaProvider:
 
     async def _upload(self, request: MediaRequest) -> str:
         files = [("files", (f.filename, f.stream, f.content_type)) for f in request.files]
-        answer = await self._call(Stage.UPLOAD, "/v1/media", files=files)
+        size = sum(f.size for f in request.files)
+        answer = await self._call(Stage.UPLOAD, "/v1/media", upload_bytes=size, files=files)
         media_resource = self._body(answer, Stage.UPLOAD).get("mediaResource")
         if not isinstance(media_resource, str) or not media_resource:
             raise self._unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
@@ -246,7 +247,9 @@ class KaizalaProvider:
             action_id=action_id if isinstance(action_id, str) and action_id else None,
         )
 
-    async def _call(self, stage: Stage, path: str, **content: Any) -> Answer:
+    async def _call(
+        self, stage: Stage, path: str, *, upload_bytes: int = 0, **content: Any
+    ) -> Answer:
         """One resource call: follows 308 moves, and refreshes the token once when refused."""
         token = await self._token()
         refreshed = False
@@ -256,7 +259,7 @@ class KaizalaProvider:
             build = partial(
                 httpx.Request, "POST", url, headers={"accessToken": token.value}, **content
             )
-            answer = await self._upstream.call(stage, build)
+            answer = await self._upstream.call(stage, build, upload_bytes=upload_bytes)
             if answer.status == 308:
                 moves += 1
                 self._base = self._moved(url, path, answer, stage, moves)

@@ -14,6 +14,7 @@ from gateway.web import problems
 from gateway.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
+from gateway.wiring.lifecycle import defer_exit_signals, draining
 from gateway.wiring.logs import configure_logging
 from gateway.wiring.runtime import build_runtime, preflight, secrets_of
 from gateway.wiring.settings import Settings, StartupError, get_settings
@@ -59,6 +60,8 @@ def create_app(
                 "gateway started",
                 extra={"providers": app.state.runtime.modes, "version": VERSION},
             )
+            draining.clear()
+            stack.callback(defer_exit_signals(config.shutdown_delay_s))
             yield
 
     app = FastAPIOffline(

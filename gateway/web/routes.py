@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.context import current_request_id
+from gateway.errors import ShuttingDownError
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
 from gateway.web.auth import ApiKey
 from gateway.web.idempotent import HEADER, caller_scope, check_key
 from gateway.web.problems import problem_response
 from gateway.web.schemas import Health, Problem, Readiness, SendMediaResponse
+from gateway.wiring.lifecycle import draining
 from gateway.wiring.runtime import Runtime
 
 
@@ -219,6 +221,11 @@ async def send_media(
         )
         return JSONResponse(body.model_dump(mode="json"))
 
+    if draining.is_set():
+        raise ShuttingDownError(
+            "This replica is shutting down; send again (another replica takes it).",
+            headers={"Retry-After": "1", "Connection": "close"},
+        )
     key = request.headers.get(HEADER)
     if key is None:
         return await send(None)
@@ -243,7 +250,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         except Exception:
             redis = "unreachable"
     readiness = Readiness(
-        status="ready" if redis != "unreachable" else "not_ready",
+        status="ready" if redis != "unreachable" and not draining.is_set() else "not_ready",
         providers=runtime.modes,
         redis=redis,
         breakers={name: await runtime.service.breaker_state(name) for name in runtime.modes},
@@ -254,7 +261,9 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         code="not_ready",
         status=503,
         title="Not ready",
-        detail="Redis (GATEWAY_REDIS_URL) is unreachable.",
+        detail="The gateway is shutting down."
+        if draining.is_set()
+        else "Redis (GATEWAY_REDIS_URL) is unreachable.",
         retryable=True,
         providers=readiness.providers,
         redis=readiness.redis,

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     client_body_timeout_s: float = Field(default=30.0, gt=0, le=600)
     client_body_min_rate: int = Field(default=10_240, ge=0)
     max_concurrency: int = Field(default=256, ge=1)
+    shutdown_delay_s: float = Field(default=3.0, ge=0, le=300)
+    drain_s: float = Field(default=30.0, ge=1, le=3600)
     redis_url: SecretStr | None = None
     idempotency_ttl_s: float = Field(default=86_400.0, gt=0)
     breaker_failures: int = Field(default=5, ge=1)

@@ -257,3 +257,23 @@ async def test_renew_replaces_only_the_refused_token() -> None:
     assert (first.value, second.value) == ("t1", "t2")
     # A caller that still holds the refused one gets the renewed token, no new fetch.
     assert (await cell.renew(first)).value == "t2"
+
+
+@pytest.mark.anyio
+async def test_a_large_upload_gets_time_for_its_size_within_the_deadline() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
+        upstream = Upstream(client, provider="p", timeout=0.1, redact=Redactor())
+
+        def build() -> httpx.Request:
+            return httpx.Request("POST", "https://p.test/")
+
+        with pytest.raises(ProviderTimeoutError):  # a small call: 0.1 s
+            await upstream.call(Stage.UPLOAD, build)
+        # 1 MiB more of media: 1 s more.
+        assert (await upstream.call(Stage.UPLOAD, build, upload_bytes=1 << 20)).status == 200
+        with request_deadline(0.2), pytest.raises(ProviderTimeoutError):
+            await upstream.call(Stage.UPLOAD, build, upload_bytes=1 << 20)
