@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test lint typecheck openapi bench clean
+.PHONY: help install install-dev run test lint typecheck openapi bench soak clean
 
 help:
 	@echo "make run        install and start the gateway on http://$(HOST):$(PORT) (Swagger UI at /docs)"
@@ -20,6 +20,7 @@ help:
 	@echo "make typecheck  mypy --strict on gateway/ and providers/"
 	@echo "make openapi    regenerate openapi/openapi.json"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH" >&2; exit 1; }
@@ -57,6 +58,9 @@ openapi: install
 
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+soak: install-dev
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

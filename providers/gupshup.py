@@ -159,7 +159,8 @@ class GupshupProvider:
             self._share = (
                 # Sealed with the partner secret: only holders of it can read the cache.
                 share(
-                    f"gupshup:{settings.partner_email}", settings.partner_secret.get_secret_value()
+                    f"gupshup:{self._base}:{settings.partner_email}",
+                    settings.partner_secret.get_secret_value(),
                 )
                 if share is not None
                 else None

@@ -183,8 +183,9 @@ class KaizalaProvider:
             assert settings.application_secret is not None
             if share is not None:
                 # Sealed with the application secret: only holders of it can read the cache.
+                # A token belongs to the auth server that issued it, and to the application.
                 self._share = share(
-                    f"kaizala:{settings.application_id}",
+                    f"kaizala:{self._auth_base}:{settings.application_id}",
                     settings.application_secret.get_secret_value(),
                 )
             self._tokens = TokenCell(

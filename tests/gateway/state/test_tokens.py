@@ -121,3 +121,37 @@ async def test_two_replicas_fetch_one_token_and_share_a_rotated_refresh_token(
         await redis.delete(*await redis.keys("mg:*tok:access"))  # the access token expired
         await restarted.send(request())
         assert fetches == ["refresh-one", "refresh-two"]
+
+
+async def test_a_token_is_shared_only_for_the_auth_server_that_issued_it(redis: Redis) -> None:
+    """Found by the soak: a token cached for one Kaizala auth server (and its endpoint) was
+    taken by a gateway pointed at another, with the same application id and secret."""
+    app_id = f"app-{uuid.uuid4().hex}"
+    issued: list[str] = []
+
+    def kaizala_at(host: str) -> httpx.MockTransport:
+        async def handle(req: httpx.Request) -> httpx.Response:
+            if req.url.path.endswith("/v1/accessToken"):
+                issued.append(host)
+                answer = token_answer(f"tok-{host}")
+                body = answer.json() | {"endpointUrl": f"https://{host}/"}
+                return httpx.Response(200, json=body)
+            assert req.url.host == host, f"{req.url} sent to the other server's endpoint"
+            if req.url.path.endswith("/v1/media"):
+                return httpx.Response(200, json={"mediaResource": "MR"})
+            return httpx.Response(200, json={"referenceId": "r"})
+
+        return httpx.MockTransport(handle)
+
+    shares = redis_shares(redis)
+    for host in ("old.test", "new.test"):
+        settings = KaizalaSettings(
+            _env_file=None,
+            auth_url=f"https://{host}",
+            application_id=app_id,
+            application_secret=SecretStr("app-secret-value"),
+            refresh_token=SecretStr("refresh-one"),
+        )
+        async with httpx.AsyncClient(transport=kaizala_at(host)) as client:
+            await KaizalaProvider(settings, client, timeout=5, share=shares).send(request())
+    assert issued == ["old.test", "new.test"]
