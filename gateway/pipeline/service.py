@@ -115,6 +115,43 @@ class MediaService:
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
 
+    async def capabilities(self) -> dict[str, dict[str, Any]]:
+        """Each provider's capability map, from the declarations sends are checked against."""
+        described: dict[str, dict[str, Any]] = {}
+        for name, provider in self._providers.items():
+            caps = provider.capabilities
+            target = self._targets[name].model_json_schema()
+            required = set(target.get("required", []))
+            limit = self._limits.get(name)
+            rate = limit.rate if limit is not None else None
+            most = min(self._max_upload_bytes, caps.max_file_bytes or self._max_upload_bytes)
+            described[name] = {
+                "mode": "sandbox" if name in self._sandboxed else "live",
+                "inputs": ["file", "url"],
+                "url": "passed_on" if caps.url_passthrough else "downloaded",
+                "media_types": {
+                    media_type.value: {"mime_types": sorted(mimes), "max_bytes": most}
+                    for media_type, mimes in caps.formats.items()
+                },
+                "album_sizes": caps.album_sizes,
+                "captions": caps.captions,
+                "target_fields": {
+                    field: {**_plain(schema), "required": field in required}
+                    for field, schema in target.get("properties", {}).items()
+                },
+                "delivery": False,
+                "breaker": await self.breaker_state(name),
+                "rate_limit": None
+                if rate is None or limit is None
+                else {
+                    "calls": rate[0],
+                    "per_seconds": rate[1],
+                    "calls_per_send": limit.cost,
+                    "per": "partition" if limit.partition else "provider",
+                },
+            }
+        return described
+
     def partition_of(self, name: str, target: BaseModel | None = None) -> str:
         """The breaker and rate-limit key of a send (the provider's own without a target)."""
         limit = self._limits.get(name)
@@ -324,6 +361,17 @@ def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:
     if len(ext) >= limit // 2:
         return name[:limit]
     return stem[: limit - len(ext)] + ext
+
+
+def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field's JSON Schema without pydantic's title, and `X or null` as plain X."""
+    plain = {k: v for k, v in schema.items() if k not in ("title", "default")}
+    variants = plain.pop("anyOf", None)
+    if variants:
+        for variant in variants:
+            if variant.get("type") != "null":
+                plain.update(variant)
+    return plain
 
 
 def _required_by(problem: dict[str, Any], provider: str) -> dict[str, Any]:

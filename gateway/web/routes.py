@@ -16,7 +16,13 @@ from gateway.pipeline.service import MediaService
 from gateway.web.auth import ApiKey
 from gateway.web.idempotent import HEADER, caller_scope, check_key
 from gateway.web.problems import problem_response
-from gateway.web.schemas import Health, Problem, Readiness, SendMediaResponse
+from gateway.web.schemas import (
+    Health,
+    Problem,
+    ProvidersMap,
+    Readiness,
+    SendMediaResponse,
+)
 from gateway.wiring.lifecycle import draining
 from gateway.wiring.runtime import Runtime
 
@@ -233,6 +239,14 @@ async def send_media(
     return await runtime.idempotency.run(caller=caller, key=check_key(key), order=order, send=send)
 
 
+async def providers_map(service: Service) -> ProvidersMap:
+    """What each provider accepts, generated from the same declarations every send is
+    checked against: its mode (live or sandbox), media types with their MIME types and size
+    limits, inputs, album sizes, captions, its own target fields, its circuit breaker and
+    its outbound rate limit."""
+    return ProvidersMap.model_validate({"providers": await service.capabilities()})
+
+
 async def healthz() -> Health:
     """The process is alive."""
     return Health()
@@ -295,6 +309,13 @@ def build_router(send_media_extra: dict[str, Any]) -> APIRouter:
         responses=ERROR_RESPONSES,
         tags=["media"],
         openapi_extra=send_media_extra,
+    )
+    router.add_api_route(
+        "/providers",
+        providers_map,
+        operation_id="providers",
+        response_model=ProvidersMap,
+        tags=["media"],
     )
     router.add_api_route(
         "/healthz", healthz, operation_id="health", response_model=Health, tags=["operations"]

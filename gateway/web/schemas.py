@@ -88,3 +88,87 @@ class Readiness(BaseModel):
         default_factory=dict,
         description="Each provider's circuit breaker (for Gupshup, that of the default app).",
     )
+
+
+class MediaTypeSupport(BaseModel):
+    """What a provider takes as one media type."""
+
+    mime_types: list[str] = Field(examples=[["image/jpeg", "image/png"]])
+    max_bytes: int = Field(description="The largest file, the gateway's limit included.")
+
+
+class RateLimit(BaseModel):
+    """An outbound limit the gateway keeps to, shared by the replicas."""
+
+    calls: int
+    per_seconds: float
+    calls_per_send: int
+    per: Literal["provider", "partition"] = Field(
+        description="For the whole provider, or for each part of it (each Gupshup app)."
+    )
+
+
+class ProviderMap(BaseModel):
+    """One provider: how it is wired, what it accepts, and where a send goes."""
+
+    mode: Literal["live", "sandbox"]
+    inputs: list[Literal["file", "url"]]
+    url: Literal["downloaded", "passed_on"] = Field(
+        description="A url is downloaded by the gateway, or passed on for the provider to fetch."
+    )
+    media_types: dict[str, MediaTypeSupport]
+    album_sizes: tuple[int, int] | None = Field(description="Files in an album, or null.")
+    captions: bool
+    target_fields: dict[str, dict[str, Any]] = Field(
+        description="The provider's own request fields, as JSON Schema, with `required`."
+    )
+    delivery: bool = Field(description="Whether the provider delivers to a person (`to`).")
+    breaker: Literal["closed", "open", "half_open", "unknown"]
+    rate_limit: RateLimit | None
+
+
+class ProvidersMap(BaseModel):
+    """Every provider this gateway serves."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "providers": {
+                        "kaizala": {
+                            "mode": "sandbox",
+                            "inputs": ["file", "url"],
+                            "url": "downloaded",
+                            "media_types": {
+                                "image": {
+                                    "mime_types": ["image/jpeg", "image/png"],
+                                    "max_bytes": 104857600,
+                                }
+                            },
+                            "album_sizes": [2, 10],
+                            "captions": True,
+                            "target_fields": {
+                                "group_id": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 256,
+                                    "description": "Kaizala: the target group.",
+                                    "required": True,
+                                }
+                            },
+                            "delivery": False,
+                            "breaker": "closed",
+                            "rate_limit": {
+                                "calls": 100,
+                                "per_seconds": 60,
+                                "calls_per_send": 2,
+                                "per": "provider",
+                            },
+                        }
+                    }
+                }
+            ]
+        }
+    )
+
+    providers: dict[str, ProviderMap]
