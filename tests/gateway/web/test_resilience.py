@@ -83,3 +83,18 @@ def test_rate_limit_overrides_parse_and_refuse_nonsense(monkeypatch: pytest.Monk
     monkeypatch.setenv("GATEWAY_RATE_LIMITS", "kaizala=fast")
     with pytest.raises(StartupError, match="GATEWAY_RATE_LIMITS: 'kaizala=fast' is not"):
         get_settings()
+
+
+async def test_a_burst_of_429s_does_not_open_the_breaker(app_client: AppClient) -> None:
+    """Throttling is the provider working as documented, not failing."""
+    async with app_client(breaker_failures=2) as client:
+        for _ in range(5):
+            throttled = await client.post(
+                "/send-media",
+                data={"provider": "kaizala", "group_id": "sandbox-429@1"},
+                files={"file": ("a.png", samples.png(), "image/png")},
+            )
+            body = assert_problem(throttled, 429, "rate_limited")
+            assert throttled.headers["retry-after"] == "7"
+            assert body["provider_status"] == 429
+        assert (await client.get("/readyz")).json()["breakers"]["kaizala"] == "closed"
