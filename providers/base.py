@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -58,6 +58,7 @@ class Delivery:
     media_id: str
     reference_id: str | None = None
     action_id: str | None = None
+    message_id: str | None = None  # when the provider also delivered it to a person
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,14 @@ class Capabilities:
     album_sizes: tuple[int, int] | None = None
     url_passthrough: bool = False
     captions: bool = True
+    # Which media types take a caption (None: all), and a target field a caption needs.
+    caption_media_types: frozenset[MediaType] | None = None
+    caption_requires: str | None = None
     max_file_bytes: int | None = None
+    # The target field that asks for delivery to a person (Gupshup's `to`), and the size
+    # limits that delivery imposes per media type, checked before anything is uploaded.
+    delivery_field: str | None = None
+    delivery_max_bytes: Mapping[MediaType, int] = field(default_factory=dict)
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())

@@ -32,6 +32,7 @@ class Stage(StrEnum):
     AUTH = "auth"
     UPLOAD = "upload"
     POST = "post"
+    SEND = "send"
     FETCH = "fetch"
 
 

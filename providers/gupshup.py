@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import (
@@ -20,7 +22,7 @@ from providers.base import (
     ProviderSettings,
     ProviderSpec,
 )
-from providers.errors import ProviderError, Stage, TargetError
+from providers.errors import ProviderError, Stage, TargetError, may_have_acted
 from providers.http import (
     Answer,
     Token,
@@ -35,7 +37,24 @@ from providers.http import (
 from providers.redact import Redactor
 
 NAME = "gupshup"
-MAX_FILE_BYTES = 100 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 100 * MIB
+# What WhatsApp delivers, per media type, although an upload takes up to 100 MB.
+DELIVERY_MAX_BYTES = {
+    MediaType.IMAGE: 5 * MIB,
+    MediaType.AUDIO: 16 * MIB,
+    MediaType.VIDEO: 16 * MIB,
+    MediaType.DOCUMENT: 100 * MIB,
+}
+# Meta's message object per media type; WhatsApp captions every kind but audio.
+MESSAGE_TYPES = {
+    MediaType.IMAGE: "image",
+    MediaType.AUDIO: "audio",
+    MediaType.VIDEO: "video",
+    MediaType.DOCUMENT: "document",
+}
+CAPTIONED = frozenset({MediaType.IMAGE, MediaType.VIDEO, MediaType.DOCUMENT})
+_PHONE = re.compile(r"^[1-9][0-9]{7,14}$")
 FORMATS = {
     MediaType.IMAGE: frozenset({"image/jpeg", "image/png", "image/webp"}),
     MediaType.AUDIO: frozenset(
@@ -128,6 +147,26 @@ class GupshupTarget(BaseModel):
         description="Gupshup: the app; defaults to GUPSHUP_APP_ID.",
         examples=["my-app"],
     )
+    to: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Gupshup: also deliver the media to this WhatsApp user: the phone "
+        "number with its country code, digits only (a leading + is allowed).",
+        examples=["919876543210"],
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _phone_number(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        digits = value.removeprefix("+")
+        if not _PHONE.match(digits):
+            raise ValueError(
+                "to must be a phone number with its country code, 8 to 15 digits, "
+                "such as 919876543210"
+            )
+        return digits
 
 
 class GupshupProvider:
@@ -173,8 +212,12 @@ class GupshupProvider:
         self._capabilities = Capabilities(
             formats=FORMATS,
             url_passthrough=True,
-            captions=False,
+            captions=True,
+            caption_media_types=CAPTIONED,
+            caption_requires="to",
             max_file_bytes=MAX_FILE_BYTES,
+            delivery_field="to",
+            delivery_max_bytes=DELIVERY_MAX_BYTES,
         )
 
     @property
@@ -195,6 +238,26 @@ class GupshupProvider:
                 f"this gateway holds a token for the gupshup app {self._settings.app_id!r} "
                 "only; send that app_id or leave it out",
             )
+        token = await self._app_token(app_id)
+        if request.reuse_media_id is not None:
+            # An earlier attempt uploaded it and its send certainly failed: send that one.
+            media_id = request.reuse_media_id
+        else:
+            media_id, token = await self._upload(request, app_id, token)
+        if target.to is None:
+            return Delivery(media_id=media_id)
+        try:
+            message_id = await self._deliver(request, app_id, target.to, media_id, token)
+        except ProviderError as exc:
+            exc.media_id = media_id
+            # The send is what delivers: if Gupshup may have acted on it, a retry could
+            # deliver the message twice.
+            exc.outcome_unknown = exc.stage is Stage.SEND and may_have_acted(exc)
+            raise
+        return Delivery(media_id=media_id, message_id=message_id)
+
+    async def _upload(self, request: MediaRequest, app_id: str, token: Token) -> tuple[str, Token]:
+        """POST /partner/app/{appId}/media: the media id of a file or a URL."""
         if request.url is not None:
             assert request.content_type is not None
             file_type = request.content_type
@@ -206,8 +269,6 @@ class GupshupProvider:
         parts = [("file", file_field), ("file_type", (None, file_type))]
         size = sum(f.size for f in request.files)
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/media"
-
-        token = await self._app_token(app_id)
         answer = await self._upstream.call(
             Stage.UPLOAD, partial(self._media_request, url, token.value, parts), upload_bytes=size
         )
@@ -226,7 +287,50 @@ class GupshupProvider:
             raise self._upstream.unreadable(
                 Stage.UPLOAD, "answered 200 without a mediaId", message_of(body)
             )
-        return Delivery(media_id=media_id)
+        return media_id, token
+
+    async def _deliver(
+        self, request: MediaRequest, app_id: str, to: str, media_id: str, token: Token
+    ) -> str:
+        """POST /partner/app/{appId}/v3/message: the media, by id, to a WhatsApp user."""
+        kind = MESSAGE_TYPES[request.media_type]
+        media: dict[str, str] = {"id": media_id}
+        if request.caption and request.media_type in CAPTIONED:
+            media["caption"] = request.caption
+        if request.media_type is MediaType.DOCUMENT:
+            media["filename"] = _filename(request)
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": kind,
+            kind: media,
+        }
+        url = f"{self._base}/partner/app/{quote(app_id, safe='')}/v3/message"
+        answer = await self._upstream.call(Stage.SEND, partial(self._message, url, token, payload))
+        if answer.status == 401 and self._static is None:
+            # Refused before it was acted on: a new app token, and once more.
+            token = await self._app_cell(app_id).renew(token)
+            answer = await self._upstream.call(
+                Stage.SEND, partial(self._message, url, token, payload)
+            )
+        if not 200 <= answer.status < 300:
+            raise self._failure(answer, Stage.SEND)
+        body = answer.json()
+        messages = body.get("messages") if isinstance(body, dict) else None
+        first = messages[0] if isinstance(messages, list) and messages else None
+        message_id = first.get("id") if isinstance(first, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise self._upstream.unreadable(
+                Stage.SEND, f"answered {answer.status} without a message id"
+            )
+        return message_id
+
+    @staticmethod
+    def _message(url: str, token: Token, payload: dict[str, Any]) -> httpx.Request:
+        return httpx.Request(
+            "POST", url, headers={"Authorization": token.value, "token": token.value}, json=payload
+        )
 
     @staticmethod
     def _media_request(url: str, token: str, parts: list[tuple[str, Any]]) -> httpx.Request:
@@ -308,7 +412,7 @@ class GupshupProvider:
         """Every failed Gupshup answer maps to the error tree here, by status."""
         kind = status_error(answer.status)
         detail = {
-            400: "gupshup refused the request",
+            400: f"gupshup refused the request at {stage.value}",
             413: "gupshup refused the file as too large",
             500: "gupshup could not process the media",
         }.get(answer.status, f"gupshup answered {answer.status} at {stage.value}")
@@ -326,3 +430,11 @@ SPEC = ProviderSpec(
     rate_limit=(10, 1.0),  # per app
     partition=lambda target: target.app_id or "",
 )
+
+
+def _filename(request: MediaRequest) -> str:
+    """The document's name as WhatsApp shows it: the file's, or the URL's last segment."""
+    if request.files:
+        return request.files[0].filename
+    name = (request.url or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return name or f"document-{uuid.uuid4().hex[:8]}"

@@ -327,7 +327,10 @@ def parse_retry_after(value: str | None) -> int | None:
 
 
 def message_of(body: Any) -> str | None:
-    """The human message in a provider's JSON error body, if it has one."""
+    """The human message in a provider's JSON error body, if it has one (also Meta's
+    `{"error": {"message": ...}}`)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
     if isinstance(body, dict):
         for key in ("message", "Message", "error", "detail"):
             value = body.get(key)

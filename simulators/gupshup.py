@@ -1,4 +1,4 @@
-"""A faithful Gupshup Partner API simulator (login, app token, media id).
+"""A faithful Gupshup Partner API simulator (login, app token, media id, v3 message).
 
 Triggers (reserved app ids that make it fail on demand):
 
@@ -11,6 +11,17 @@ Triggers (reserved app ids that make it fail on demand):
 | `sandbox-500` | 500 "Unable to upload requested Media" |
 | `sandbox-slow` | answers after `slow_s` seconds |
 | `sandbox-garbage` | 200 with an HTML body |
+
+Message triggers (reserved `to` numbers on `POST /partner/app/{appId}/v3/message`):
+
+| to | answer |
+|---|---|
+| `10000000400` | 400 "Recipient phone number not in allowed list" (Meta error 131030) |
+| `10000000401` | 401 every time |
+| `10000000429` | 429 "Too Many Requests" |
+| `10000000500` | 500 "Internal error" |
+| `10000000504` | answers after `slow_s` seconds |
+| any | 400 "Media ID not found or expired" (131053) for an id this app was not given |
 
 Control plane for tests (not part of Gupshup's API): `GET /_sandbox/log`, `GET /_sandbox/tokens`,
 `POST /_sandbox/revoke` (every issued app token stops working).
@@ -82,11 +93,19 @@ class GupshupSimConfig:
 class _State:
     partner_tokens: set[str] = field(default_factory=set)
     app_tokens: dict[str, str] = field(default_factory=dict)  # token -> app id
+    media: dict[str, str] = field(default_factory=dict)  # media id -> app id
     log: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message, "status": "error"}, status_code=status)
+
+
+def _meta_error(status: int, message: str, code: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "OAuthException", "code": code}},
+        status_code=status,
+    )
 
 
 def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
@@ -145,8 +164,52 @@ def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
                 return _error(413, "File size exceeds the maximum limit!")
             if isinstance(file, str) and not file.startswith(("http://", "https://")):
                 return _error(400, "file must be a public URL or a file")
+        media_id = str(secrets.randbelow(10**15) + 10**15)
+        state.media[media_id] = app_id
+        return JSONResponse({"mediaId": media_id, "status": "success"})
+
+    @app.post("/partner/app/{app_id}/v3/message")
+    async def message(request: Request, app_id: str) -> Response:
+        auth = request.headers.get("Authorization")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        to = body.get("to") if isinstance(body, dict) else None
+        state.log.append({"call": "message", "app": app_id, "to": to, "body": body})
+        if state.app_tokens.get(auth or "") != app_id or to == "10000000401":
+            return _error(401, "Authentication Failed")
+        if not isinstance(body, dict):
+            return _meta_error(400, "Invalid JSON body", 100)
+        kind = body.get("type")
+        media = body.get(kind) if isinstance(kind, str) else None
+        if (
+            body.get("messaging_product") != "whatsapp"
+            or body.get("recipient_type") != "individual"
+            or not isinstance(to, str)
+            or not to.isdigit()
+            or kind not in ("image", "video", "audio", "document")
+            or not isinstance(media, dict)
+        ):
+            return _meta_error(400, "Invalid parameter", 100)
+        if kind == "audio" and "caption" in media:
+            return _meta_error(400, "Audio messages take no caption", 100)
+        if to == "10000000400":
+            return _meta_error(400, "Recipient phone number not in allowed list", 131030)
+        if to == "10000000429":
+            return _error(429, "Too Many Requests")
+        if to == "10000000500":
+            return _meta_error(500, "Internal error", 1)
+        if to == "10000000504":
+            await asyncio.sleep(cfg.slow_s)
+        if state.media.get(str(media.get("id"))) != app_id:
+            return _meta_error(400, "Media ID not found or expired", 131053)
         return JSONResponse(
-            {"mediaId": str(secrets.randbelow(10**15) + 10**15), "status": "success"}
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": f"wamid.{secrets.token_hex(16)}"}],
+            }
         )
 
     @app.get("/_sandbox/log")

@@ -42,7 +42,8 @@ class CommonFields(BaseModel):
     caption: str | None = Field(
         default=None,
         max_length=1024,
-        description="Text shown with the media (Kaizala only; Gupshup uploads take none).",
+        description="Text shown with the media. Kaizala: always; Gupshup: only with `to` "
+        "(a WhatsApp delivery), and not for audio.",
     )
     file_type: str | None = Field(
         default=None,

@@ -135,11 +135,16 @@ class MediaService:
                 },
                 "album_sizes": caps.album_sizes,
                 "captions": caps.captions,
+                "caption_media_types": sorted(m.value for m in caps.caption_media_types)
+                if caps.caption_media_types is not None
+                else None,
+                "caption_requires": caps.caption_requires,
                 "target_fields": {
                     field: {**_plain(schema), "required": field in required}
                     for field, schema in target.get("properties", {}).items()
                 },
-                "delivery": False,
+                "delivery": caps.delivery_field,
+                "delivery_max_bytes": {m.value: n for m, n in caps.delivery_max_bytes.items()},
                 "breaker": await self.breaker_state(name),
                 "rate_limit": None
                 if rate is None or limit is None
@@ -232,6 +237,19 @@ class MediaService:
             problems.append(field_error("file", "send exactly one of file (one or more) and url"))
         if fields.caption and not caps.captions:
             problems.append(field_error("caption", f"caption is not used by {name}; leave it out"))
+        elif (
+            fields.caption
+            and caps.caption_requires
+            and target is not None
+            and getattr(target, caps.caption_requires, None) is None
+        ):
+            problems.append(
+                field_error(
+                    "caption",
+                    f"{name} takes a caption only with {caps.caption_requires} "
+                    "(a delivery); a media upload alone takes none",
+                )
+            )
         if fields.file_type is not None and fields.url is None:
             problems.append(field_error("file_type", "file_type is only for url sends"))
         for upload in order.files:
@@ -291,6 +309,7 @@ class MediaService:
         media_type = self._media_type(wanted, infer_media_type(mimes), mimes)
         for upload, mime in zip(uploads, mimes, strict=True):
             self._check_accepted(fields.provider, caps, media_type, mime, upload.filename)
+        self._check_delivery(order, caps, target, media_type, uploads)
         files = [
             MediaFile(
                 filename=shorten_filename(u.filename), content_type=m, size=u.size, stream=u.stream
@@ -311,6 +330,7 @@ class MediaService:
             raise _invalid("file_type", "the URL's type cannot be inferred; give file_type")
         media_type = self._media_type(fields.media_type, category(mime), [mime])
         self._check_accepted(fields.provider, caps, media_type, mime, url)
+        self._check_delivery(order, caps, target, media_type, [])
         return MediaRequest(
             media_type=media_type,
             target=target,
@@ -318,6 +338,29 @@ class MediaService:
             content_type=mime,
             caption=fields.caption,
         )
+
+    @staticmethod
+    def _check_delivery(
+        order: SendOrder,
+        caps: Capabilities,
+        target: BaseModel,
+        media_type: MediaType,
+        uploads: list[Upload],
+    ) -> None:
+        """What a delivery to a person adds: which media types take a caption, and the
+        size each media type may have (before anything is uploaded)."""
+        name = order.fields.provider
+        captionable = caps.caption_media_types
+        if order.fields.caption and captionable is not None and media_type not in captionable:
+            raise _invalid("caption", f"{name} does not caption {media_type.value}")
+        delivering = caps.delivery_field and getattr(target, caps.delivery_field, None)
+        most = caps.delivery_max_bytes.get(media_type) if delivering else None
+        for upload in uploads:
+            if most is not None and upload.size > most:
+                raise PayloadTooLargeError(
+                    f"{upload.filename!r} is {upload.size} bytes; {name} delivers "
+                    f"{media_type.value} of at most {most} bytes."
+                )
 
     @staticmethod
     def _check_count(

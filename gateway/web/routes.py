@@ -222,6 +222,7 @@ async def send_media(
             media_id=sent.delivery.media_id,
             reference_id=sent.delivery.reference_id,
             action_id=sent.delivery.action_id,
+            message_id=sent.delivery.message_id,
             sandbox=sent.sandbox,
             request_id=current_request_id() or "",
         )

@@ -119,10 +119,22 @@ class ProviderMap(BaseModel):
     media_types: dict[str, MediaTypeSupport]
     album_sizes: tuple[int, int] | None = Field(description="Files in an album, or null.")
     captions: bool
+    caption_media_types: list[str] | None = Field(
+        description="The media types that take a caption (null: all)."
+    )
+    caption_requires: str | None = Field(
+        description="A target field without which no caption is taken (Gupshup: `to`)."
+    )
     target_fields: dict[str, dict[str, Any]] = Field(
         description="The provider's own request fields, as JSON Schema, with `required`."
     )
-    delivery: bool = Field(description="Whether the provider delivers to a person (`to`).")
+    delivery: str | None = Field(
+        description="The target field that delivers the media to a person (Gupshup: `to`), "
+        "or null when the provider's send is the delivery."
+    )
+    delivery_max_bytes: dict[str, int] = Field(
+        description="Per media type, the largest file a delivery takes (checked before upload)."
+    )
     breaker: Literal["closed", "open", "half_open", "unknown"]
     rate_limit: RateLimit | None
 
@@ -147,6 +159,8 @@ class ProvidersMap(BaseModel):
                             },
                             "album_sizes": [2, 10],
                             "captions": True,
+                            "caption_media_types": None,
+                            "caption_requires": None,
                             "target_fields": {
                                 "group_id": {
                                     "type": "string",
@@ -156,7 +170,8 @@ class ProvidersMap(BaseModel):
                                     "required": True,
                                 }
                             },
-                            "delivery": False,
+                            "delivery": None,
+                            "delivery_max_bytes": {},
                             "breaker": "closed",
                             "rate_limit": {
                                 "calls": 100,

@@ -519,3 +519,48 @@ def test_no_secret_in_any_response_or_log_line(stack: Stack) -> None:
                 continue  # the caller's own key is in its own request, never in an answer
             assert secret not in text
         assert API_KEY not in text
+
+
+# ---- delivery through Gupshup ----
+
+
+def test_a_png_is_uploaded_and_delivered_through_gupshup(gw: httpx.Client, stack: Stack) -> None:
+    response = gw.post(
+        "/send-media",
+        data={"provider": "gupshup", "to": "919876543210", "caption": "Site photo"},
+        files={"file": ("photo.png", samples.png(), "image/png")},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["message_id"].startswith("wamid.")
+    sent = [e for e in sim_log(stack.gupshup_sim) if e["call"] == "message"][-1]
+    assert sent["body"] == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "919876543210",
+        "type": "image",
+        "image": {"id": body["media_id"], "caption": "Site photo"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("to", "status", "code", "outcome"),
+    [
+        ("10000000400", 400, "provider_rejected", None),
+        ("10000000401", 502, "provider_auth_failed", None),
+        ("10000000429", 429, "rate_limited", None),
+        ("10000000500", 502, "provider_error", "unknown"),
+        ("10000000504", 504, "provider_timeout", "unknown"),
+    ],
+)
+def test_every_send_step_error_is_mapped(
+    gw: httpx.Client, to: str, status: int, code: str, outcome: str | None
+) -> None:
+    response = gw.post(
+        "/send-media",
+        data={"provider": "gupshup", "to": to},
+        files={"file": ("photo.png", samples.png(), "image/png")},
+    )
+    body = problem(response, status, code)
+    assert (body["stage"], body.get("outcome")) == ("send", outcome)
+    assert body["media_id"].isdigit()

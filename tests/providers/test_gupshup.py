@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
+import json
 from typing import Any
 
 import httpx
@@ -289,3 +291,125 @@ async def test_a_login_429_is_shared_by_every_waiter_and_honoured() -> None:
         with pytest.raises(pe.RateLimitedError):
             await gs.send(pdf_request("app-1"))
         assert logins == 2
+
+
+# ---- delivery: the media, by id, to a WhatsApp user through the v3 message API ----
+
+MESSAGE = f"{BASE}/partner/app/app-1/v3/message"
+SENT = httpx.Response(200, json={"messages": [{"id": "wamid.1"}]})
+
+
+def delivery(media_type: MediaType = MediaType.IMAGE, caption: str | None = "hi") -> MediaRequest:
+    name, ctype = {
+        MediaType.IMAGE: ("a.png", "image/png"),
+        MediaType.AUDIO: ("a.mp3", "audio/mpeg"),
+        MediaType.DOCUMENT: ("report.pdf", "application/pdf"),
+    }[media_type]
+    media = MediaFile(filename=name, content_type=ctype, size=4, stream=io.BytesIO(b"data"))
+    return MediaRequest(
+        media_type=media_type,
+        target=GupshupTarget(to="919876543210"),
+        files=[media],
+        caption=caption,
+    )
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("media_type", "expected"),
+    [
+        (MediaType.IMAGE, {"id": "123456", "caption": "hi"}),
+        (MediaType.AUDIO, {"id": "123456"}),  # WhatsApp captions no audio
+        (MediaType.DOCUMENT, {"id": "123456", "caption": "hi", "filename": "report.pdf"}),
+    ],
+)
+async def test_delivery_posts_the_media_id_in_metas_format(
+    http: httpx.AsyncClient, media_type: MediaType, expected: dict[str, str]
+) -> None:
+    respx.post(MEDIA).mock(return_value=OK)
+    sent = respx.post(MESSAGE).mock(return_value=SENT)
+    result = await static(http).send(delivery(media_type))
+    assert (result.media_id, result.message_id) == ("123456", "wamid.1")
+    request = sent.calls.last.request
+    assert request.headers["Authorization"] == "sk_static_token"
+    kind = media_type.value
+    assert json.loads(request.content) == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "919876543210",
+        "type": kind,
+        kind: expected,
+    }
+
+
+# Send-step answer -> error, and whether Gupshup may have delivered it.
+SEND_FAILURES = [
+    (
+        httpx.Response(400, json={"error": {"message": "not allowed", "code": 131030}}),
+        pe.ProviderRejectedError,
+        False,
+    ),
+    (httpx.Response(429, json={"message": "Too Many Requests"}), pe.RateLimitedError, False),
+    (
+        httpx.Response(500, json={"error": {"message": "Internal error"}}),
+        pe.ProviderFailedError,
+        True,
+    ),
+    (httpx.Response(503), pe.ProviderFailedError, True),
+    (httpx.Response(200, text="<html>"), pe.ProviderFailedError, True),
+    (httpx.ReadTimeout("slow"), pe.ProviderTimeoutError, True),
+    (httpx.RemoteProtocolError("dropped"), pe.ProviderFailedError, True),
+    (httpx.ConnectError("refused"), pe.ProviderUnavailableError, False),
+]
+
+
+@respx.mock
+@pytest.mark.parametrize(("answer", "kind", "unknown"), SEND_FAILURES)
+async def test_send_step_failures_map_and_say_whether_it_may_have_been_delivered(
+    http: httpx.AsyncClient, answer: Any, kind: type[pe.ProviderError], unknown: bool
+) -> None:
+    respx.post(MEDIA).mock(return_value=OK)
+    route = respx.post(MESSAGE)
+    if isinstance(answer, Exception):
+        route.mock(side_effect=answer)
+    else:
+        route.mock(return_value=answer)
+    with pytest.raises(kind) as caught:
+        await static(http).send(delivery())
+    error = caught.value
+    assert (error.stage, error.media_id, error.outcome_unknown) == (
+        pe.Stage.SEND,
+        "123456",
+        unknown,
+    )
+
+
+@respx.mock
+async def test_a_refused_app_token_at_send_is_renewed_once(http: httpx.AsyncClient) -> None:
+    respx.post(f"{BASE}/partner/account/login").mock(
+        return_value=httpx.Response(200, json={"token": "partner-1"})
+    )
+    respx.get(f"{BASE}/partner/app/app-1/token").mock(
+        side_effect=[
+            httpx.Response(200, json={"status": "success", "token": {"token": f"sk_{n}"}})
+            for n in (1, 2)
+        ]
+    )
+    respx.post(MEDIA).mock(return_value=OK)
+    sent = respx.post(MESSAGE).mock(side_effect=[httpx.Response(401), SENT])
+    request = dataclasses.replace(
+        delivery(), target=GupshupTarget(app_id="app-1", to="919876543210")
+    )
+    assert (await chain(http).send(request)).message_id == "wamid.1"
+    assert [c.request.headers["Authorization"] for c in sent.calls] == ["sk_1", "sk_2"]
+
+
+@pytest.mark.parametrize("to", ["+919876543210", "919876543210"])
+def test_to_is_digits_with_country_code(to: str) -> None:
+    assert GupshupTarget(to=to).to == "919876543210"
+
+
+@pytest.mark.parametrize("to", ["09876543210", "12345", "91-98765-43210", "abc", "1" * 16])
+def test_to_that_is_no_phone_number_is_refused(to: str) -> None:
+    with pytest.raises(ValueError, match="country code"):
+        GupshupTarget(to=to)

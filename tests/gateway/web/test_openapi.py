@@ -76,7 +76,8 @@ async def test_fields_are_described_and_file_type_shows_no_regex(
     form = body["multipart/form-data"]["schema"]["properties"]
     for name in ("provider", "caption", "file", "url", "group_id", "app_id", "file_type"):
         assert form[name].get("description"), name
-    assert "Kaizala only" in form["caption"]["description"]
+    assert "Gupshup: only with `to`" in form["caption"]["description"]
+    assert form["to"]["description"].startswith("Gupshup: also deliver")
     assert "pattern" not in json.dumps(spec)
     # Target fields come from the providers' target models, with their constraints.
     assert form["group_id"]["maxLength"] == 256

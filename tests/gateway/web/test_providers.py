@@ -35,11 +35,13 @@ async def test_the_map_describes_each_provider(client: httpx.AsyncClient) -> Non
         "downloaded",
         [2, 10],
     )
-    assert (gupshup["url"], gupshup["album_sizes"], gupshup["captions"]) == (
-        "passed_on",
-        None,
-        False,
+    assert (gupshup["url"], gupshup["album_sizes"]) == ("passed_on", None)
+    assert (gupshup["caption_requires"], gupshup["caption_media_types"]) == (
+        "to",
+        ["document", "image", "video"],
     )
+    assert (gupshup["delivery"], kaizala["delivery"]) == ("to", None)
+    assert gupshup["delivery_max_bytes"]["image"] == 5 * 1024 * 1024
     assert kaizala["target_fields"]["group_id"] == {
         "type": "string",
         "minLength": 1,
