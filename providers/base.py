@@ -33,6 +33,7 @@ class MediaFile:
     content_type: str
     size: int
     stream: BinaryIO
+    sha256: str = ""  # of the bytes, when known (computed as the upload was spooled)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Delivery:
     reference_id: str | None = None
     action_id: str | None = None
     message_id: str | None = None  # when the provider also delivered it to a person
+    media_reused: bool = False  # the media id of an earlier upload of the same media
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import time
 import uuid
@@ -22,9 +24,17 @@ from providers.base import (
     ProviderSettings,
     ProviderSpec,
 )
-from providers.errors import ProviderError, Stage, TargetError, may_have_acted
+from providers.errors import (
+    ProviderError,
+    ProviderRejectedError,
+    Stage,
+    TargetError,
+    may_have_acted,
+)
 from providers.http import (
     Answer,
+    Memo,
+    MemoryMemo,
     Token,
     TokenCell,
     TokenShare,
@@ -35,6 +45,8 @@ from providers.http import (
     status_error,
 )
 from providers.redact import Redactor
+
+log = logging.getLogger(__name__)
 
 NAME = "gupshup"
 MIB = 1024 * 1024
@@ -54,6 +66,9 @@ MESSAGE_TYPES = {
     MediaType.DOCUMENT: "document",
 }
 CAPTIONED = frozenset({MediaType.IMAGE, MediaType.VIDEO, MediaType.DOCUMENT})
+# Gupshup keeps media 30 days; an id is reused for the same bytes (or URL) and app for 25,
+# so none is sent near the end of its life.
+MEDIA_REUSE_S = 25 * 86_400
 _PHONE = re.compile(r"^[1-9][0-9]{7,14}$")
 FORMATS = {
     MediaType.IMAGE: frozenset({"image/jpeg", "image/png", "image/webp"}),
@@ -180,12 +195,14 @@ class GupshupProvider:
         timeout: float,
         clock: Callable[[], float] = time.time,
         share: Callable[[str, str], TokenShare | None] | None = None,
+        memo: Memo | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._redact = Redactor()
         self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
         self._base = checked_base(settings.base_url) or normalize_base(settings.base_url)
+        self._memo = memo or MemoryMemo()
         self._static: Token | None = None
         self._share: TokenShare | None = None
         self._partner: TokenCell | None = None
@@ -239,22 +256,64 @@ class GupshupProvider:
                 "only; send that app_id or leave it out",
             )
         token = await self._app_token(app_id)
+        key = _memo_key(self._base, app_id, request)
+        reused = False
         if request.reuse_media_id is not None:
             # An earlier attempt uploaded it and its send certainly failed: send that one.
             media_id = request.reuse_media_id
+        elif (remembered := await self._recall(key)) is not None:
+            media_id, reused = remembered, True
         else:
             media_id, token = await self._upload(request, app_id, token)
+            await self._remember(key, media_id)
         if target.to is None:
-            return Delivery(media_id=media_id)
+            return Delivery(media_id=media_id, media_reused=reused)
         try:
-            message_id = await self._deliver(request, app_id, target.to, media_id, token)
+            try:
+                message_id = await self._deliver(request, app_id, target.to, media_id, token)
+            except ProviderRejectedError:
+                if not reused:
+                    raise
+                # Gupshup refused a remembered id (expired, or not this app's any more):
+                # forget it, upload once more, and send that.
+                await self._forget(key)
+                media_id, token = await self._upload(request, app_id, token)
+                await self._remember(key, media_id)
+                reused = False
+                message_id = await self._deliver(request, app_id, target.to, media_id, token)
         except ProviderError as exc:
-            exc.media_id = media_id
-            # The send is what delivers: if Gupshup may have acted on it, a retry could
-            # deliver the message twice.
-            exc.outcome_unknown = exc.stage is Stage.SEND and may_have_acted(exc)
+            if exc.stage is Stage.SEND:
+                exc.media_id = media_id
+                # The send is what delivers: if Gupshup may have acted on it, a retry could
+                # deliver the message twice.
+                exc.outcome_unknown = may_have_acted(exc)
             raise
-        return Delivery(media_id=media_id, message_id=message_id)
+        return Delivery(media_id=media_id, message_id=message_id, media_reused=reused)
+
+    async def _recall(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        try:
+            return await self._memo.get(key)
+        except Exception as exc:  # shared state down: upload, as without it
+            log.warning("media id memo unreadable", extra={"error": type(exc).__name__})
+            return None
+
+    async def _remember(self, key: str | None, media_id: str) -> None:
+        if key is None:
+            return
+        try:
+            await self._memo.put(key, media_id, MEDIA_REUSE_S)
+        except Exception as exc:
+            log.warning("media id memo unwritable", extra={"error": type(exc).__name__})
+
+    async def _forget(self, key: str | None) -> None:
+        if key is None:
+            return
+        try:
+            await self._memo.forget(key)
+        except Exception as exc:
+            log.warning("media id memo unwritable", extra={"error": type(exc).__name__})
 
     async def _upload(self, request: MediaRequest, app_id: str, token: Token) -> tuple[str, Token]:
         """POST /partner/app/{appId}/media: the media id of a file or a URL."""
@@ -424,7 +483,7 @@ SPEC = ProviderSpec(
     settings=GupshupSettings,
     target=GupshupTarget,
     build=lambda settings, context: GupshupProvider(
-        settings, context.client, timeout=context.timeout, share=context.share
+        settings, context.client, timeout=context.timeout, share=context.share, memo=context.memo
     ),
     simulator="simulators.gupshup:sandbox",
     rate_limit=(10, 1.0),  # per app
@@ -438,3 +497,17 @@ def _filename(request: MediaRequest) -> str:
         return request.files[0].filename
     name = (request.url or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return name or f"document-{uuid.uuid4().hex[:8]}"
+
+
+def _memo_key(base: str, app_id: str, request: MediaRequest) -> str | None:
+    """What a media id is remembered under: the app, and the bytes' SHA-256 (or the URL)
+    with their type; None when the bytes' hash is not known."""
+    if request.url is not None:
+        what = "url:" + hashlib.sha256(request.url.encode()).hexdigest()
+        mime = request.content_type or ""
+    elif len(request.files) == 1 and request.files[0].sha256:
+        what, mime = "sha256:" + request.files[0].sha256, request.files[0].content_type
+    else:
+        return None
+    scope = hashlib.sha256(f"{base}\0{app_id}".encode()).hexdigest()[:16]
+    return f"gupshup:media:{scope}:{mime}:{what}"

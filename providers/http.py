@@ -84,6 +84,42 @@ class TokenShare(Protocol):
     async def save_secret(self, name: str, value: str) -> None: ...
 
 
+class Memo(Protocol):
+    """A small key-value store with expiry, shared by the replicas when Redis is there.
+    For what is worth remembering but not secret (a media id for some bytes)."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    async def forget(self, key: str) -> None: ...
+
+
+class MemoryMemo:
+    """A `Memo` in the process, bounded, oldest entries dropped first."""
+
+    def __init__(self, size: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: dict[str, tuple[str, float]] = {}
+        self._size = size
+        self._clock = clock
+
+    async def get(self, key: str) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self._clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[0]
+
+    async def put(self, key: str, value: str, ttl_s: float) -> None:
+        self._entries.pop(key, None)
+        while len(self._entries) >= self._size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (value, self._clock() + ttl_s)
+
+    async def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
 def share_nothing(namespace: str, key: str) -> TokenShare | None:
     """Without shared state, each process keeps its own tokens."""
     return None
@@ -98,6 +134,7 @@ class ProviderContext:
     client: httpx.AsyncClient
     timeout: float
     share: Callable[[str, str], TokenShare | None] = share_nothing
+    memo: Memo = field(default_factory=MemoryMemo)
 
 
 # The loop time by which the request being served must be answered; None: no deadline.

@@ -312,7 +312,11 @@ class MediaService:
         self._check_delivery(order, caps, target, media_type, uploads)
         files = [
             MediaFile(
-                filename=shorten_filename(u.filename), content_type=m, size=u.size, stream=u.stream
+                filename=shorten_filename(u.filename),
+                content_type=m,
+                size=u.size,
+                stream=u.stream,
+                sha256=u.sha256,
             )
             for u, m in zip(uploads, mimes, strict=True)
         ]

@@ -135,3 +135,21 @@ def redis_shares(redis: Redis) -> Callable[[str, str], TokenShare | None]:
         return RedisTokenShare(redis, namespace, secret)
 
     return share
+
+
+class RedisMemo:
+    """`providers.http.Memo` in Redis: what every replica may reuse (media ids)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "mg:memo:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(self._prefix + key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def put(self, key: str, value: str, ttl_s: float) -> None:
+        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_s * 1000)))
+
+    async def forget(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)

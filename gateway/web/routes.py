@@ -223,6 +223,7 @@ async def send_media(
             reference_id=sent.delivery.reference_id,
             action_id=sent.delivery.action_id,
             message_id=sent.delivery.message_id,
+            media_reused=sent.delivery.media_reused,
             sandbox=sent.sandbox,
             request_id=current_request_id() or "",
         )

@@ -38,6 +38,11 @@ class SendMediaResponse(BaseModel):
     message_id: str | None = Field(
         default=None, description="Gupshup WhatsApp message id when `to` was given, else null."
     )
+    media_reused: bool = Field(
+        default=False,
+        description="True when the media id is that of an earlier upload of the same bytes "
+        "(or URL) to the same app, still valid: nothing was uploaded again.",
+    )
     sandbox: bool = Field(description="True when the built-in simulator answered.")
     request_id: str = Field(description="The same as the X-Request-ID response header.")
 

@@ -20,12 +20,12 @@ from gateway.state.idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
-from gateway.state.tokens import redis_shares
+from gateway.state.tokens import RedisMemo, redis_shares
 from gateway.web.idempotent import Idempotency
 from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
 from providers import Provider, ProviderSettings, ProviderSpec
-from providers.http import ProviderContext, share_nothing
+from providers.http import Memo, MemoryMemo, ProviderContext, share_nothing
 
 log = logging.getLogger("gateway")
 
@@ -107,6 +107,7 @@ async def build_runtime(
         )
         stack.push_async_callback(redis.aclose)
     shares = redis_shares(redis) if redis is not None else share_nothing
+    memo: Memo = RedisMemo(redis) if redis is not None else MemoryMemo()
     timeout = httpx.Timeout(settings.upstream_timeout_s)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     providers: dict[str, Provider] = {}
@@ -128,7 +129,7 @@ async def build_runtime(
             )
             continue
         await stack.enter_async_context(client)
-        context = ProviderContext(client, settings.upstream_timeout_s, shares)
+        context = ProviderContext(client, settings.upstream_timeout_s, shares, memo)
         providers[name] = spec.build(configured, context)
 
     fetcher = Fetcher(

@@ -564,3 +564,25 @@ def test_every_send_step_error_is_mapped(
     body = problem(response, status, code)
     assert (body["stage"], body.get("outcome")) == ("send", outcome)
     assert body["media_id"].isdigit()
+
+
+def test_a_second_identical_send_reuses_the_media_id(gw: httpx.Client, stack: Stack) -> None:
+    image = samples.png(9, 7)  # bytes no other test sends
+
+    def deliver() -> dict[str, Any]:
+        response = gw.post(
+            "/send-media",
+            data={"provider": "gupshup", "to": "919876543210"},
+            files={"file": ("photo.png", image, "image/png")},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    uploads_before = sum(1 for e in sim_log(stack.gupshup_sim) if e["call"] == "media")
+    first, second = deliver(), deliver()
+    uploads = sum(1 for e in sim_log(stack.gupshup_sim) if e["call"] == "media") - uploads_before
+    assert uploads == 1
+    assert (second["media_id"], second["media_reused"]) == (first["media_id"], True)
+    messages = [e for e in sim_log(stack.gupshup_sim) if e["call"] == "message"][-2:]
+    assert [m["body"]["image"]["id"] for m in messages] == [first["media_id"]] * 2

@@ -144,3 +144,20 @@ def test_authorize_button_sends_the_api_key(page: Any, stack: Stack, tmp_path: P
     status, body = execute(operation)
     assert status == "200", body
     assert '"media_id": "kz-media-' in body
+
+
+def test_person_delivers_a_png_to_a_whatsapp_user_through_gupshup(
+    page: Any, stack: Stack, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(samples.png(4, 3))
+    operation = open_send_media(page, stack)
+    field(operation, "provider", "select").select_option("gupshup")
+    field(operation, "to").fill("919876543210")
+    field(operation, "caption").fill("from Swagger UI")
+    field(operation, "file", "input[type=file]").set_input_files(str(photo))
+    status, body = execute(operation)
+    assert status == "200", body
+    assert '"provider": "gupshup"' in body
+    assert '"message_id": "wamid.' in body
+    assert page.blocked == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 import json
 from typing import Any
@@ -413,3 +414,66 @@ def test_to_is_digits_with_country_code(to: str) -> None:
 def test_to_that_is_no_phone_number_is_refused(to: str) -> None:
     with pytest.raises(ValueError, match="country code"):
         GupshupTarget(to=to)
+
+
+# ---- media id reuse: the same bytes (or URL) to the same app are not uploaded again ----
+
+
+def keyed(data: bytes = b"data", app_id: str | None = None, to: str | None = None) -> MediaRequest:
+    media = MediaFile(
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=len(data),
+        stream=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    return MediaRequest(
+        media_type=MediaType.DOCUMENT, target=GupshupTarget(app_id=app_id, to=to), files=[media]
+    )
+
+
+@respx.mock
+async def test_the_second_send_of_the_same_file_makes_no_upload_call(
+    http: httpx.AsyncClient,
+) -> None:
+    upload = respx.post(MEDIA).mock(
+        side_effect=[
+            httpx.Response(200, json={"mediaId": f"{n}", "status": "success"}) for n in (1, 2, 3)
+        ]
+    )
+    gs = static(http)
+    first = await gs.send(keyed())
+    second = await gs.send(keyed())
+    assert (first.media_id, first.media_reused) == ("1", False)
+    assert (second.media_id, second.media_reused) == ("1", True)
+    assert upload.call_count == 1
+    other = await gs.send(keyed(b"other bytes"))
+    assert (other.media_id, other.media_reused, upload.call_count) == ("2", False, 2)
+    url_first = await gs.send(url_request())
+    url_again = await gs.send(url_request())
+    assert (url_again.media_id, url_again.media_reused) == (url_first.media_id, True)
+    assert upload.call_count == 3
+
+
+@respx.mock
+async def test_a_remembered_id_refused_at_the_send_is_uploaded_once_more(
+    http: httpx.AsyncClient,
+) -> None:
+    upload = respx.post(MEDIA).mock(
+        side_effect=[
+            httpx.Response(200, json={"mediaId": f"{n}", "status": "success"}) for n in (1, 2)
+        ]
+    )
+    expired = httpx.Response(
+        400, json={"error": {"message": "Media ID not found or expired", "code": 131053}}
+    )
+    message = respx.post(MESSAGE).mock(side_effect=[SENT, expired, SENT])
+    gs = static(http)
+    await gs.send(keyed(to="919876543210"))
+    again = await gs.send(keyed(to="919876543210"))
+    assert (again.media_id, again.media_reused, again.message_id) == ("2", False, "wamid.1")
+    assert upload.call_count == 2
+    sent_ids = [json.loads(c.request.content)["document"]["id"] for c in message.calls]
+    assert sent_ids == ["1", "1", "2"]
+    # The fresh id is the one remembered now.
+    assert (await gs.send(keyed())).media_id == "2"

@@ -155,3 +155,16 @@ async def test_a_token_is_shared_only_for_the_auth_server_that_issued_it(redis: 
         async with httpx.AsyncClient(transport=kaizala_at(host)) as client:
             await KaizalaProvider(settings, client, timeout=5, share=shares).send(request())
     assert issued == ["old.test", "new.test"]
+
+
+async def test_media_ids_are_remembered_in_redis_for_every_replica(redis: Redis) -> None:
+    from gateway.state.tokens import RedisMemo
+
+    memo, key = RedisMemo(redis, prefix=f"test:{uuid.uuid4().hex}:"), "gupshup:media:k"
+    await memo.put(key, "1721912231081567", ttl_s=0.3)
+    assert await memo.get(key) == "1721912231081567"
+    await asyncio.sleep(0.4)
+    assert await memo.get(key) is None
+    await memo.put(key, "2", ttl_s=60)
+    await memo.forget(key)
+    assert await memo.get(key) is None

@@ -122,3 +122,12 @@ async def test_a_retry_after_a_certainly_failed_send_reuses_the_media_id(
     # sandbox gives every upload a new one, so a second upload would show.
     assert second["media_id"] == first["media_id"]
     assert second["request_id"] != first["request_id"]
+
+
+async def test_the_same_file_again_reuses_its_media_id(client: httpx.AsyncClient) -> None:
+    first = (await deliver(client)).json()
+    second = (await deliver(client)).json()
+    # The sandbox gives every upload a new id: the same one means no second upload.
+    assert (second["media_id"], second["media_reused"]) == (first["media_id"], True)
+    assert first["media_reused"] is False
+    assert second["message_id"] != first["message_id"]  # delivered again, as asked
