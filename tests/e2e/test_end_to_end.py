@@ -7,6 +7,7 @@ import os
 import select
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -586,3 +587,43 @@ def test_a_second_identical_send_reuses_the_media_id(gw: httpx.Client, stack: St
     assert (second["media_id"], second["media_reused"]) == (first["media_id"], True)
     messages = [e for e in sim_log(stack.gupshup_sim) if e["call"] == "message"][-2:]
     assert [m["body"]["image"]["id"] for m in messages] == [first["media_id"]] * 2
+
+
+def test_the_capability_map_agrees_with_what_send_media_does(gw: httpx.Client) -> None:
+    described = gw.get("/providers").json()["providers"]
+    assert {name: p["mode"] for name, p in described.items()} == {
+        "kaizala": "live",
+        "gupshup": "live",
+    }
+    samples_by_type = {
+        ctype: (name, data)
+        for name, ctype, data, _ in samples.KAIZALA_FILES + samples.GUPSHUP_FILES
+    }
+    targets = {"kaizala": {"group_id": "map@1"}, "gupshup": {}}
+    tried = 0
+    for provider, support in described.items():
+        listed = {m for s in support["media_types"].values() for m in s["mime_types"]}
+        for mime in sorted(listed & samples_by_type.keys()):
+            name, data = samples_by_type[mime]
+            for _ in range(3):  # the gateway keeps Gupshup's 10 a second: wait when told
+                response = gw.post(
+                    "/send-media",
+                    data={"provider": provider, **targets[provider]},
+                    files={"file": (name, data, mime)},
+                )
+                if response.status_code != 429:
+                    break
+                time.sleep(float(response.headers["retry-after"]))
+            assert response.status_code == 200, (provider, mime, response.text)
+            tried += 1
+        unlisted = sorted(samples_by_type.keys() - listed)
+        assert unlisted, provider
+        for mime in unlisted:
+            name, data = samples_by_type[mime]
+            refused = gw.post(
+                "/send-media",
+                data={"provider": provider, **targets[provider]},
+                files={"file": (name, data, mime)},
+            )
+            assert refused.status_code == 415, (provider, mime, refused.text)
+    assert tried >= 20
