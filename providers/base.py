@@ -79,6 +79,8 @@ class Capabilities:
     # limits that delivery imposes per media type, checked before anything is uploaded.
     delivery_field: str | None = None
     delivery_max_bytes: Mapping[MediaType, int] = field(default_factory=dict)
+    # Where delivery takes fewer formats than an upload, per media type.
+    delivery_formats: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())

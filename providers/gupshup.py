@@ -66,6 +66,8 @@ MESSAGE_TYPES = {
     MediaType.DOCUMENT: "document",
 }
 CAPTIONED = frozenset({MediaType.IMAGE, MediaType.VIDEO, MediaType.DOCUMENT})
+# A WhatsApp image message takes JPEG and PNG; WebP is a sticker, another message type.
+DELIVERY_FORMATS = {MediaType.IMAGE: frozenset({"image/jpeg", "image/png"})}
 # Gupshup keeps media 30 days; an id is reused for the same bytes (or URL) and app for 25,
 # so none is sent near the end of its life.
 MEDIA_REUSE_S = 25 * 86_400
@@ -235,6 +237,7 @@ class GupshupProvider:
             max_file_bytes=MAX_FILE_BYTES,
             delivery_field="to",
             delivery_max_bytes=DELIVERY_MAX_BYTES,
+            delivery_formats=DELIVERY_FORMATS,
         )
 
     @property

@@ -145,6 +145,7 @@ class MediaService:
                 },
                 "delivery": caps.delivery_field,
                 "delivery_max_bytes": {m.value: n for m, n in caps.delivery_max_bytes.items()},
+                "delivery_formats": {m.value: sorted(f) for m, f in caps.delivery_formats.items()},
                 "breaker": await self.breaker_state(name),
                 "rate_limit": None
                 if rate is None or limit is None
@@ -309,7 +310,7 @@ class MediaService:
         media_type = self._media_type(wanted, infer_media_type(mimes), mimes)
         for upload, mime in zip(uploads, mimes, strict=True):
             self._check_accepted(fields.provider, caps, media_type, mime, upload.filename)
-        self._check_delivery(order, caps, target, media_type, uploads)
+        self._check_delivery(order, caps, target, media_type, uploads, mimes)
         files = [
             MediaFile(
                 filename=shorten_filename(u.filename),
@@ -334,7 +335,7 @@ class MediaService:
             raise _invalid("file_type", "the URL's type cannot be inferred; give file_type")
         media_type = self._media_type(fields.media_type, category(mime), [mime])
         self._check_accepted(fields.provider, caps, media_type, mime, url)
-        self._check_delivery(order, caps, target, media_type, [])
+        self._check_delivery(order, caps, target, media_type, [], [mime])
         return MediaRequest(
             media_type=media_type,
             target=target,
@@ -350,14 +351,22 @@ class MediaService:
         target: BaseModel,
         media_type: MediaType,
         uploads: list[Upload],
+        mimes: list[str],
     ) -> None:
-        """What a delivery to a person adds: which media types take a caption, and the
-        size each media type may have (before anything is uploaded)."""
+        """What a delivery to a person adds: which media types take a caption, which
+        formats and what size each media type may have (before anything is uploaded)."""
         name = order.fields.provider
         captionable = caps.caption_media_types
         if order.fields.caption and captionable is not None and media_type not in captionable:
             raise _invalid("caption", f"{name} does not caption {media_type.value}")
         delivering = caps.delivery_field and getattr(target, caps.delivery_field, None)
+        formats = caps.delivery_formats.get(media_type) if delivering else None
+        for mime in mimes:
+            if formats is not None and mime not in formats:
+                raise UnsupportedMediaError(
+                    f"{name} delivers {media_type.value} as {', '.join(sorted(formats))}, "
+                    f"not {mime}; without {caps.delivery_field} it only uploads it."
+                )
         most = caps.delivery_max_bytes.get(media_type) if delivering else None
         for upload in uploads:
             if most is not None and upload.size > most:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.errors import StoreUnavailableError
+from gateway.state.lua import NOW_MS
 
 BreakerState = Literal["closed", "open", "half_open"]
 
@@ -95,14 +96,9 @@ class MemoryGuards:
         return 0.0
 
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
 # KEYS[1] breaker hash; ARGV trial ms. Returns ms to wait (0: go).
 _ALLOW = (
-    _NOW
+    NOW_MS
     + """
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
 if open_until == 0 then return 0 end
@@ -116,7 +112,7 @@ return 0
 
 # KEYS[1] breaker hash; ARGV ok (1/0), failures threshold, open ms, keep ms
 _RECORD = (
-    _NOW
+    NOW_MS
     + """
 if ARGV[1] == '1' then
   redis.call('DEL', KEYS[1])
@@ -135,7 +131,7 @@ return 1
 
 # KEYS[1] breaker hash. Returns 0 closed, 1 open, 2 half-open.
 _STATE = (
-    _NOW
+    NOW_MS
     + """
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
 if open_until == 0 then return 0 end
@@ -146,7 +142,7 @@ return 2
 
 # KEYS[1] GCRA key; ARGV cost, interval ms, period ms. Returns ms to wait (0: counted).
 _TAKE = (
-    _NOW
+    NOW_MS
     + """
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end

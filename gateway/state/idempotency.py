@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.errors import StoreUnavailableError
+from gateway.state.lua import NOW_MS
 
 ClaimKind = Literal["claimed", "replay", "in_flight", "mismatch"]
 
@@ -148,14 +149,9 @@ class MemoryIdempotencyStore:
             del self._records[key]
 
 
-_NOW_MS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
 # KEYS[1] record; ARGV fingerprint, new token, lease ms, ttl ms
 _BEGIN = (
-    _NOW_MS
+    NOW_MS
     + """
 local raw = redis.call('GET', KEYS[1])
 local rec

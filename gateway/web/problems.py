@@ -51,7 +51,7 @@ _HTTP_CODES = {
 }
 
 
-def problem_response(
+def problem_body(
     *,
     code: str,
     status: int,
@@ -61,11 +61,10 @@ def problem_response(
     provider_status: int | None = None,
     provider_message: str | None = None,
     retryable: bool | None = None,
-    headers: Mapping[str, str] | None = None,
+    request_id: str | None = None,
     **extensions: Any,
-) -> JSONResponse:
-    """The one way a problem document is built."""
-    request_id = current_request_id()
+) -> dict[str, Any]:
+    """The one way a problem document is shaped (answers and documented examples alike)."""
     body: dict[str, Any] = {
         "type": f"{TYPE_BASE}{code}",
         "title": title,
@@ -79,6 +78,36 @@ def problem_response(
         "request_id": request_id,
     }
     body.update({key: value for key, value in extensions.items() if value is not None})
+    return body
+
+
+def problem_response(
+    *,
+    code: str,
+    status: int,
+    title: str,
+    detail: str,
+    provider: str | None = None,
+    provider_status: int | None = None,
+    provider_message: str | None = None,
+    retryable: bool | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """The one way a problem response is built."""
+    request_id = current_request_id()
+    body = problem_body(
+        code=code,
+        status=status,
+        title=title,
+        detail=detail,
+        provider=provider,
+        provider_status=provider_status,
+        provider_message=provider_message,
+        retryable=retryable,
+        request_id=request_id,
+        **extensions,
+    )
     all_headers = dict(headers or {})
     if request_id:
         all_headers["X-Request-ID"] = request_id

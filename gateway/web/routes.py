@@ -15,7 +15,7 @@ from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
 from gateway.web.auth import ApiKey
 from gateway.web.idempotent import HEADER, caller_scope, check_key
-from gateway.web.problems import problem_response
+from gateway.web.problems import problem_body, problem_response
 from gateway.web.schemas import (
     Health,
     Problem,
@@ -59,19 +59,18 @@ def _example(
     retryable: bool = False,
     **extensions: Any,
 ) -> dict[str, Any]:
-    return {
-        "type": f"/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "provider": provider,
-        "provider_status": provider_status,
-        "provider_message": provider_message,
-        "retryable": retryable,
-        "request_id": REQUEST_ID,
+    return problem_body(
+        code=code,
+        status=status,
+        title=title,
+        detail=detail,
+        provider=provider,
+        provider_status=provider_status,
+        provider_message=provider_message,
+        retryable=retryable,
+        request_id=REQUEST_ID,
         **extensions,
-    }
+    )
 
 
 def _error(description: str, *examples: dict[str, Any]) -> dict[str, Any]:

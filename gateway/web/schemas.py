@@ -140,6 +140,10 @@ class ProviderMap(BaseModel):
     delivery_max_bytes: dict[str, int] = Field(
         description="Per media type, the largest file a delivery takes (checked before upload)."
     )
+    delivery_formats: dict[str, list[str]] = Field(
+        description="Per media type, the MIME types a delivery takes where they are fewer "
+        "than an upload's (a WhatsApp image is JPEG or PNG; WebP is a sticker)."
+    )
     breaker: Literal["closed", "open", "half_open", "unknown"]
     rate_limit: RateLimit | None
 
@@ -177,6 +181,7 @@ class ProvidersMap(BaseModel):
                             },
                             "delivery": None,
                             "delivery_max_bytes": {},
+                            "delivery_formats": {},
                             "breaker": "closed",
                             "rate_limit": {
                                 "calls": 100,

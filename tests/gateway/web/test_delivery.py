@@ -131,3 +131,12 @@ async def test_the_same_file_again_reuses_its_media_id(client: httpx.AsyncClient
     assert (second["media_id"], second["media_reused"]) == (first["media_id"], True)
     assert first["media_reused"] is False
     assert second["message_id"] != first["message_id"]  # delivered again, as asked
+
+
+async def test_a_webp_is_uploaded_but_not_delivered_as_an_image(client: httpx.AsyncClient) -> None:
+    webp = {"file": ("sticker.webp", samples.webp(), "image/webp")}
+    refused = await deliver(client, webp)
+    detail = assert_problem(refused, 415, "unsupported_media_type")["detail"]
+    assert "delivers image as image/jpeg, image/png, not image/webp" in detail
+    uploaded = await client.post("/send-media", data={"provider": "gupshup"}, files=webp)
+    assert uploaded.status_code == 200
