@@ -159,10 +159,13 @@ class MediaService:
         return described
 
     def partition_of(self, name: str, target: BaseModel | None = None) -> str:
-        """The breaker and rate-limit key of a send (the provider's own without a target)."""
+        """The breaker and rate-limit key of a send; without a target, that of a send with
+        the target's defaults (for Gupshup, the default app)."""
         limit = self._limits.get(name)
-        if limit is None or limit.partition is None or target is None:
+        if limit is None or limit.partition is None:
             return name
+        if target is None:
+            target = self._targets[name].model_construct()  # its defaults, unvalidated
         return f"{name}:{limit.partition(target)}"
 
     async def breaker_state(self, name: str) -> str:

@@ -98,3 +98,24 @@ async def test_a_burst_of_429s_does_not_open_the_breaker(app_client: AppClient) 
             assert throttled.headers["retry-after"] == "7"
             assert body["provider_status"] == 429
         assert (await client.get("/readyz")).json()["breakers"]["kaizala"] == "closed"
+
+
+async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> None:
+    """A send without app_id goes to the default app's partition; /readyz must show that
+    breaker, not one no send ever uses."""
+    from gateway.state.guards import BreakerPolicy
+    from gateway.web.app import create_app
+    from gateway.wiring.settings import Settings
+    from tests.gateway.conftest import serve
+
+    app = create_app(Settings(_env_file=None, breaker_failures=2))
+    async with serve(app) as client:
+        service = app.state.runtime.service
+        key = service.partition_of("gupshup", service._targets["gupshup"](app_id=None))
+        for _ in range(2):
+            await service._guards.record(key, False, BreakerPolicy(2, 30, 60))
+        ready = (await client.get("/readyz")).json()
+        described = (await client.get("/providers")).json()["providers"]
+    assert key == "gupshup:"
+    assert ready["breakers"]["gupshup"] == "open"
+    assert described["gupshup"]["breaker"] == "open"
