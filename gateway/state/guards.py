@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from gateway.errors import StoreUnavailableError
-from gateway.state.lua import NOW_MS
+from gateway.state.lua import NOW_MS, run_script
 
 BreakerState = Literal["closed", "open", "half_open"]
 
@@ -184,9 +182,4 @@ class RedisGuards:
         return int(await self._run(self._take, "rl:" + key, args)) / 1000
 
     async def _run(self, script: Any, key: str, args: Sequence[Any]) -> Any:
-        try:
-            return await script(keys=[self._prefix + key], args=list(args))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailableError(
-                f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-            ) from None
+        return await run_script(script, self._prefix + key, args)

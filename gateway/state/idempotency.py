@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from gateway.errors import StoreUnavailableError
-from gateway.state.lua import NOW_MS
+from gateway.state.lua import NOW_MS, run_script
 
 ClaimKind = Literal["claimed", "replay", "in_flight", "mismatch"]
 
@@ -231,12 +229,7 @@ class RedisIdempotencyStore:
         await self._run(self._release, key, [token, json.dumps(resume) if resume else ""])
 
     async def _run(self, script: Any, key: str, args: list[Any]) -> Any:
-        try:
-            return await script(keys=[self._prefix + key], args=args)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailableError(
-                f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-            ) from None
+        return await run_script(script, self._prefix + key, args)
 
 
 def _text(value: bytes | str) -> str:

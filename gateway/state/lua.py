@@ -1,4 +1,14 @@
-"""Lua shared by the Redis scripts of gateway.state."""
+"""What the Redis scripts of gateway.state share: the clock they read, and how they run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from gateway.errors import StoreUnavailableError
 
 # Sets `now`, in milliseconds, from the Redis server's clock: every replica's decisions are
 # timed by one clock, whatever the replicas' own clocks say.
@@ -6,3 +16,13 @@ NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
+
+
+async def run_script(script: AsyncScript, key: str, args: Sequence[Any]) -> Any:
+    """Run a script on one key; an unreachable Redis is a StoreUnavailableError."""
+    try:
+        return await script(keys=[key], args=list(args))
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError(
+            f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
+        ) from None
