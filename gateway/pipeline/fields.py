@@ -130,3 +130,14 @@ def send_models(specs: Mapping[str, ProviderSpec]) -> SendModels:
         targets={name: spec.target for name, spec in specs.items()},
         owners={name: tuple(names) for name, names in owners.items()},
     )
+
+
+def non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field's JSON Schema with pydantic's `anyOf: [X, {type: null}]` written as plain X
+    (the field's own keys, such as its description, kept over X's)."""
+    plain = dict(schema)
+    for variant in plain.pop("anyOf", None) or ():
+        if variant.get("type") != "null":
+            for key, value in variant.items():
+                plain.setdefault(key, value)
+    return plain

@@ -24,7 +24,7 @@ from gateway.errors import (
     validation_errors,
 )
 from gateway.pipeline.fetch import Fetcher
-from gateway.pipeline.fields import COMMON_FIELDS
+from gateway.pipeline.fields import COMMON_FIELDS, non_null
 from gateway.pipeline.intake import SendOrder, Upload
 from gateway.pipeline.sniff import (
     category,
@@ -423,14 +423,8 @@ def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:
 
 
 def _plain(schema: dict[str, Any]) -> dict[str, Any]:
-    """A field's JSON Schema without pydantic's title, and `X or null` as plain X."""
-    plain = {k: v for k, v in schema.items() if k not in ("title", "default")}
-    variants = plain.pop("anyOf", None)
-    if variants:
-        for variant in variants:
-            if variant.get("type") != "null":
-                plain.update(variant)
-    return plain
+    """A field's JSON Schema as plain X, without pydantic's title and default."""
+    return {k: v for k, v in non_null(schema).items() if k not in ("title", "default")}
 
 
 def _required_by(problem: dict[str, Any], provider: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gateway.pipeline.fields import SendModels
+from gateway.pipeline.fields import SendModels, non_null
 from gateway.web.problems import PROBLEM_JSON
 from providers import ProviderSpec
 
@@ -25,8 +25,7 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
     names = sorted(specs)
     form = _schema(models.fields, names)
     # A form has no null: an absent field is simply not sent.
-    for prop in form["properties"].values():
-        _plain_optional(prop)
+    form["properties"] = {k: _plain_optional(p) for k, p in form["properties"].items()}
     form["title"] = "SendMediaForm"
     form["properties"] = {
         "file": {
@@ -129,19 +128,15 @@ def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
     return node
 
 
-def _plain_optional(prop: dict[str, Any]) -> None:
+def _plain_optional(prop: dict[str, Any]) -> dict[str, Any]:
     """`anyOf: [X, null]` with `default: null` as plain X with an empty example: Swagger UI
     fills each form input with the example, else with a sample value ("string"), and an
     empty example leaves it empty, so nothing unwanted is sent."""
-    variants = prop.pop("anyOf", None)
-    if variants is not None:
-        for variant in variants:
-            if variant.get("type") != "null":
-                for key, value in variant.items():
-                    prop.setdefault(key, value)
-    if "default" in prop and prop["default"] is None:
-        del prop["default"]
-        if prop.get("type") == "string":
-            prop["examples"] = [""]
+    plain = non_null(prop)
+    if "default" in plain and plain["default"] is None:
+        del plain["default"]
+        if plain.get("type") == "string":
+            plain["examples"] = [""]
         else:
-            prop.pop("examples", None)
+            plain.pop("examples", None)
+    return plain
