@@ -64,7 +64,8 @@ def problem_body(
     request_id: str | None = None,
     **extensions: Any,
 ) -> dict[str, Any]:
-    """The one way a problem document is shaped (answers and documented examples alike)."""
+    """The one way a problem document is shaped (answers and documented examples alike);
+    the request id is the current request's unless one is given."""
     body: dict[str, Any] = {
         "type": f"{TYPE_BASE}{code}",
         "title": title,
@@ -75,55 +76,34 @@ def problem_body(
         "provider_status": provider_status,
         "provider_message": provider_message,
         "retryable": code in RETRYABLE_CODES if retryable is None else retryable,
-        "request_id": request_id,
+        "request_id": request_id if request_id is not None else current_request_id(),
     }
     body.update({key: value for key, value in extensions.items() if value is not None})
     return body
 
 
 def problem_response(
-    *,
-    code: str,
-    status: int,
-    title: str,
-    detail: str,
-    provider: str | None = None,
-    provider_status: int | None = None,
-    provider_message: str | None = None,
-    retryable: bool | None = None,
-    headers: Mapping[str, str] | None = None,
-    **extensions: Any,
+    body: dict[str, Any], *, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    """The one way a problem response is built."""
-    request_id = current_request_id()
-    body = problem_body(
-        code=code,
-        status=status,
-        title=title,
-        detail=detail,
-        provider=provider,
-        provider_status=provider_status,
-        provider_message=provider_message,
-        retryable=retryable,
-        request_id=request_id,
-        **extensions,
-    )
+    """The one way a problem response is built, from `problem_body`."""
     all_headers = dict(headers or {})
-    if request_id:
-        all_headers["X-Request-ID"] = request_id
-    return JSONResponse(body, status_code=status, headers=all_headers, media_type=PROBLEM_JSON)
+    if body["request_id"]:
+        all_headers["X-Request-ID"] = body["request_id"]
+    return JSONResponse(
+        body, status_code=body["status"], headers=all_headers, media_type=PROBLEM_JSON
+    )
 
 
 def render_gateway_error(exc: GatewayError) -> JSONResponse:
-    return problem_response(
+    body = problem_body(
         code=exc.code,
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
         retryable=exc.retryable,
         errors=list(exc.errors) if exc.errors is not None else None,
-        headers=exc.headers,
     )
+    return problem_response(body, headers=exc.headers)
 
 
 def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
@@ -142,7 +122,7 @@ def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
             "provider_status": exc.status,
         },
     )
-    return problem_response(
+    body = problem_body(
         code=code,
         status=status,
         title=title,
@@ -153,22 +133,23 @@ def render_provider_error(exc: pe.ProviderError) -> JSONResponse:
         # The provider may have acted: retrying could deliver twice. Replaying is safe.
         retryable=False if exc.outcome_unknown else None,
         outcome="unknown" if exc.outcome_unknown else None,
-        headers=headers,
         stage=exc.stage.value if exc.stage else None,
         media_id=exc.media_id,
         retry_after=exc.retry_after,
     )
+    return problem_response(body, headers=headers)
 
 
 def render_unexpected(exc: BaseException) -> JSONResponse:
     log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
-    return problem_response(
+    body = problem_body(
         code="internal_error",
         status=500,
         title="Internal error",
         detail="The gateway failed unexpectedly; the request id identifies it in the logs.",
         retryable=False,
     )
+    return problem_response(body)
 
 
 def render(exc: BaseException) -> JSONResponse:
@@ -184,9 +165,8 @@ def render(exc: BaseException) -> JSONResponse:
             exc.status_code, ("http_error", exc.status_code, "HTTP error")
         )
         headers = dict(exc.headers) if exc.headers else None
-        return problem_response(
-            code=code, status=status, title=title, detail=str(exc.detail), headers=headers
-        )
+        body = problem_body(code=code, status=status, title=title, detail=str(exc.detail))
+        return problem_response(body, headers=headers)
     return render_unexpected(exc)
 
 

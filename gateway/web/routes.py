@@ -272,7 +272,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
     )
     if readiness.status == "ready":
         return readiness
-    return problem_response(
+    body = problem_body(
         code="not_ready",
         status=503,
         title="Not ready",
@@ -283,6 +283,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         providers=readiness.providers,
         redis=readiness.redis,
     )
+    return problem_response(body)
 
 
 READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {

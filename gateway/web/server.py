@@ -105,13 +105,15 @@ async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) ->
     token = bind_request_id(uuid.uuid4().hex)
     try:
         log.warning("over the concurrency limit", extra={"limit": limit})
-        response = problems.problem_response(
+        body = problems.problem_body(
             code="overloaded",
             status=503,
             title="Overloaded",
             detail=f"The gateway is serving its limit of {limit} connections; retry shortly.",
             retryable=True,
-            headers={"Retry-After": "1", "Connection": "close"},
+        )
+        response = problems.problem_response(
+            body, headers={"Retry-After": "1", "Connection": "close"}
         )
         await response(scope, receive, send)
     finally:
