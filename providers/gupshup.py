@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import time
 import uuid
@@ -45,8 +44,6 @@ from providers.http import (
     status_error,
 )
 from providers.redact import Redactor
-
-log = logging.getLogger(__name__)
 
 NAME = "gupshup"
 MIB = 1024 * 1024
@@ -294,29 +291,15 @@ class GupshupProvider:
         return Delivery(media_id=media_id, message_id=message_id, media_reused=reused)
 
     async def _recall(self, key: str | None) -> str | None:
-        if key is None:
-            return None
-        try:
-            return await self._memo.get(key)
-        except Exception as exc:  # shared state down: upload, as without it
-            log.warning("media id memo unreadable", extra={"error": type(exc).__name__})
-            return None
+        return await self._memo.get(key) if key is not None else None
 
     async def _remember(self, key: str | None, media_id: str) -> None:
-        if key is None:
-            return
-        try:
+        if key is not None:
             await self._memo.put(key, media_id, MEDIA_REUSE_S)
-        except Exception as exc:
-            log.warning("media id memo unwritable", extra={"error": type(exc).__name__})
 
     async def _forget(self, key: str | None) -> None:
-        if key is None:
-            return
-        try:
+        if key is not None:
             await self._memo.forget(key)
-        except Exception as exc:
-            log.warning("media id memo unwritable", extra={"error": type(exc).__name__})
 
     async def _upload(self, request: MediaRequest, app_id: str, token: Token) -> tuple[str, Token]:
         """POST /partner/app/{appId}/media: the media id of a file or a URL."""

@@ -86,7 +86,8 @@ class TokenShare(Protocol):
 
 class Memo(Protocol):
     """A small key-value store with expiry, shared by the replicas when Redis is there.
-    For what is worth remembering but not secret (a media id for some bytes)."""
+    For what is worth remembering but not secret (a media id for some bytes). It never
+    raises: a store it cannot reach reads as a miss and forgets what it is given."""
 
     async def get(self, key: str) -> str | None: ...
 

@@ -27,6 +27,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from providers.http import Token, TokenShare
 
@@ -138,18 +139,29 @@ def redis_shares(redis: Redis) -> Callable[[str, str], TokenShare | None]:
 
 
 class RedisMemo:
-    """`providers.http.Memo` in Redis: what every replica may reuse (media ids)."""
+    """`providers.http.Memo` in Redis: what every replica may reuse (media ids). With Redis
+    unreachable it answers a miss and drops writes: the caller only loses the reuse."""
 
     def __init__(self, redis: Redis, *, prefix: str = "mg:memo:") -> None:
         self._redis = redis
         self._prefix = prefix
 
     async def get(self, key: str) -> str | None:
-        value = await self._redis.get(self._prefix + key)
+        try:
+            value = await self._redis.get(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("memo unreadable; a miss", extra={"error": type(exc).__name__})
+            return None
         return value.decode() if isinstance(value, bytes) else value
 
     async def put(self, key: str, value: str, ttl_s: float) -> None:
-        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_s * 1000)))
+        try:
+            await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_s * 1000)))
+        except (RedisError, OSError) as exc:
+            log.warning("memo unwritable; not kept", extra={"error": type(exc).__name__})
 
     async def forget(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("memo unwritable; not forgotten", extra={"error": type(exc).__name__})

@@ -168,3 +168,14 @@ async def test_media_ids_are_remembered_in_redis_for_every_replica(redis: Redis)
     await memo.put(key, "2", ttl_s=60)
     await memo.forget(key)
     assert await memo.get(key) is None
+
+
+async def test_an_unreachable_memo_is_a_miss_and_never_fails_a_send() -> None:
+    from gateway.state.tokens import RedisMemo
+
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.3)
+    memo = RedisMemo(down)
+    assert await memo.get("gupshup:media:k") is None
+    await memo.put("gupshup:media:k", "1", ttl_s=60)
+    await memo.forget("gupshup:media:k")
+    await down.aclose()
