@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from gateway.wiring.settings import get_settings
 
@@ -61,3 +63,16 @@ def redis_url() -> str | None:
 
 
 NO_REDIS = "no Redis on 127.0.0.1:6379 (.ci/run starts one; start redis-server to run this)"
+
+
+@contextlib.asynccontextmanager
+async def redis_for_tests() -> AsyncIterator[Redis]:
+    """A client of the test Redis, closed afterwards; or a skip that says why there is none."""
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    client = Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -7,10 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards, RedisGuards
-from tests.conftest import NO_REDIS, redis_url
+from tests.conftest import redis_for_tests
 
 pytestmark = pytest.mark.anyio
 
@@ -22,12 +21,8 @@ async def guards(request: pytest.FixtureRequest) -> AsyncIterator[Guards]:
     if request.param == "memory":
         yield MemoryGuards()
         return
-    url = redis_url()
-    if url is None:
-        pytest.skip(NO_REDIS)
-    redis = Redis.from_url(url)
-    yield RedisGuards(redis, prefix=f"test:{uuid.uuid4().hex}:")
-    await redis.aclose()
+    async with redis_for_tests() as redis:
+        yield RedisGuards(redis, prefix=f"test:{uuid.uuid4().hex}:")
 
 
 async def test_a_run_of_failures_opens_the_breaker_then_one_trial_decides(guards: Guards) -> None:

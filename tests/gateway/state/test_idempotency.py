@@ -16,7 +16,7 @@ from gateway.state.idempotency import (
     RedisIdempotencyStore,
     StoredAnswer,
 )
-from tests.conftest import NO_REDIS, redis_url
+from tests.conftest import redis_for_tests
 
 pytestmark = pytest.mark.anyio
 
@@ -28,13 +28,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStor
     if request.param == "memory":
         yield MemoryIdempotencyStore()
         return
-    url = redis_url()
-    if url is None:
-        pytest.skip(NO_REDIS)
-    redis = Redis.from_url(url)
-    # A prefix of its own per test, so runs never see each other's records.
-    yield RedisIdempotencyStore(redis, prefix=f"test:{uuid.uuid4().hex}:")
-    await redis.aclose()
+    async with redis_for_tests() as redis:
+        # A prefix of its own per test, so runs never see each other's records.
+        yield RedisIdempotencyStore(redis, prefix=f"test:{uuid.uuid4().hex}:")
 
 
 async def test_first_use_claims_and_a_repeat_waits_or_replays(store: IdempotencyStore) -> None:

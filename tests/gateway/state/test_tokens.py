@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from gateway.state.tokens import RedisTokenShare, redis_shares
 from providers.http import Token
 from providers.kaizala import KaizalaProvider, KaizalaSettings
-from tests.conftest import NO_REDIS, redis_url
+from tests.conftest import redis_for_tests
 from tests.providers.test_kaizala import request
 
 
@@ -37,12 +37,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    url = redis_url()
-    if url is None:
-        pytest.skip(NO_REDIS)
-    client = Redis.from_url(url)
-    yield client
-    await client.aclose()
+    async with redis_for_tests() as client:
+        yield client
 
 
 async def test_tokens_are_sealed_and_names_show_no_account(redis: Redis) -> None:
