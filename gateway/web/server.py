@@ -45,6 +45,7 @@ class _Guard:
         self._header_timeout = settings.client_header_timeout_s
         self._limit = settings.max_concurrency
         self._header_timer: asyncio.TimerHandle | None = None
+        self._due: float | None = None  # loop time by which headers must be complete
         self._armed_for: Any = None
         self.app = self._capped(self.app)
 
@@ -54,7 +55,7 @@ class _Guard:
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)  # type: ignore[misc]
-        if self._header_timer is not None and self.cycle is not self._armed_for:
+        if self._due is not None and self.cycle is not self._armed_for:
             # A new request's headers are complete; its body has its own deadline.
             self._disarm()
 
@@ -64,22 +65,32 @@ class _Guard:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
-
-    def _arm(self) -> None:
-        self._disarm()
-        if self.transport.is_closing():
-            return
-        self._armed_for = self.cycle
-        self._header_timer = self.loop.call_later(self._header_timeout, self._headers_late)
-
-    def _disarm(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    # One timer per connection whose deadline moves: arming and disarming on every request
+    # only set `_due`, instead of cancelling one timer and scheduling another each time.
+    def _arm(self) -> None:
+        if self.transport.is_closing():
+            return
+        self._armed_for = self.cycle
+        self._due = self.loop.time() + self._header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(self._due, self._headers_late)
+
+    def _disarm(self) -> None:
+        self._due = None
 
     def _headers_late(self) -> None:
         self._header_timer = None
+        if self._due is None:
+            return  # disarmed since: headers came in time
+        if self.loop.time() < self._due:
+            # Re-armed since, for a later deadline: wait for that one.
+            self._header_timer = self.loop.call_at(self._due, self._headers_late)
+            return
         idle = self.cycle is None or self.cycle.response_complete
         if self.cycle is self._armed_for and idle and not self.transport.is_closing():
             log.info(
