@@ -1,26 +1,40 @@
-"""Latency and throughput of POST /send-media against the embedded sandboxes, printed side by
-side with GET /healthz on the same server in the same run (the HTTP stack's own cost)."""
+"""The gateway against a direct call, side by side in one run.
+
+Starts bench/upstream.py (a minimal server that speaks the Kaizala and Gupshup calls) and the
+gateway in live mode pointed at it, both as real uvicorn servers on loopback, then drives the
+direct path and the gateway path with the same load tool (wrk) and prints each goal of the
+performance issue with its measured value and whether it is met. See bench/README.md.
+
+    make bench                      # or: .venv/bin/python bench/run.py
+    BENCH_SECONDS=10 make bench     # longer runs, steadier figures
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import random
+import re
+import shutil
 import socket
-import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests import samples  # noqa: E402
-
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
-WARMUP = 30
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+BIG_MB = int(os.environ.get("BENCH_BIG_MB", "100"))
+API_KEY = "bench-client-key-0123456789abcdef"
+LUA = Path(__file__).with_name("post.lua")
+GUPSHUP_APP = "bench-app"
+GROUP = "bench@1"
 
 
 def free_port() -> int:
@@ -29,68 +43,444 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def measure(call: Callable[[], httpx.Response]) -> tuple[float, float, float]:
-    for _ in range(WARMUP):
-        call().raise_for_status()
-    times = []
-    started = time.perf_counter()
-    for _ in range(REQUESTS):
-        t0 = time.perf_counter()
-        call().raise_for_status()
-        times.append((time.perf_counter() - t0) * 1000)
-    total = time.perf_counter() - started
-    quantiles = statistics.quantiles(times, n=100)
-    return quantiles[49], quantiles[94], REQUESTS / total
+def png(size: int) -> bytes:
+    """A real PNG of about `size` bytes (noise does not compress)."""
+    side = int((size / 3) ** 0.5)
+    rng = random.Random(0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
+    head = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-def main() -> None:
-    port = free_port()
+def mp4_file(path: Path, megabytes: int) -> None:
+    """An MP4 of `megabytes` MB: a real ftyp box, then one mdat box of noise."""
+    size = megabytes * 1_000_000
+    ftyp = b"isom\x00\x00\x02\x00isomiso2avc1mp41"
+    ftyp = struct.pack(">I", 8 + len(ftyp)) + b"ftyp" + ftyp
+    block = random.Random(1).randbytes(1 << 20)
+    with path.open("wb") as out:
+        out.write(ftyp + struct.pack(">I", size - len(ftyp)) + b"mdat")
+        left = size - len(ftyp) - 8
+        while left > 0:
+            out.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+@dataclass
+class Target:
+    """One HTTP request that wrk repeats."""
+
+    url: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+def multipart(
+    url: str,
+    fields: dict[str, str],
+    files: dict[str, tuple[str, bytes, str]],
+    headers: dict[str, str],
+) -> Target:
+    request = httpx.Request("POST", url, data=fields, files=files)
+    body = request.read()
+    return Target(url, body, request.headers["content-type"], headers)
+
+
+def json_target(url: str, body: bytes, headers: dict[str, str]) -> Target:
+    return Target(url, body, "application/json", headers)
+
+
+@dataclass
+class Load:
+    rps: float
+    p50: float  # ms
+    p99: float  # ms
+    errors: int
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk(target: Target, connections: int, seconds: int, workdir: Path) -> Load:
+    body = workdir / f"body-{abs(hash(target.url))}-{len(target.body)}"
+    body.write_bytes(target.body)
     env = {
+        **os.environ,
+        "BENCH_BODY": str(body),
+        "BENCH_CONTENT_TYPE": target.content_type,
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers.items()),
+    }
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            target.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * _UNIT[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rps, out
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?timeout (\d+)"):
+        if m := re.search(pattern, out):
+            errors += int(m.group(1))
+    return Load(float(rps.group(1)), latency("50"), latency("99"), errors)
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready: str) -> None:
+        self.name = name
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(300):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{name} exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(ready, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+        else:
+            raise SystemExit(f"{name} did not become ready")
+        self.startup_s = time.perf_counter() - started
+
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        m = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
+        assert m
+        return int(m.group(1)) / 1024
+
+    def reset_peak(self) -> None:
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def clean_env() -> dict[str, str]:
+    return {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("GATEWAY_", "KAIZALA_", "GUPSHUP_"))
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--port", str(port)],
-        cwd=ROOT,
-        # The vendors' outbound limits would measure their quotas, not the gateway.
-        env={
-            **env,
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_RATE_LIMITS": "kaizala=off,gupshup=off",
-        },
-        stdout=subprocess.DEVNULL,
-    )
+
+
+def start_upstream(http: str, loop: str) -> tuple[Server, str]:
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.upstream:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--http",
+        http,
+        "--loop",
+        loop,
+    ]
+    return Server(f"upstream ({http}, {loop})", argv, clean_env(), f"{base}/v1/accessToken"), base
+
+
+def start_gateway(upstream: str, workers: int) -> tuple[Server, str]:
+    port = free_port()
+    env = {
+        **clean_env(),
+        "GATEWAY_API_KEYS": API_KEY,
+        # The vendors' outbound quotas would measure the quotas, not the gateway.
+        "GATEWAY_RATE_LIMITS": "kaizala=off,gupshup=off",
+        "KAIZALA_AUTH_URL": upstream,
+        "KAIZALA_APPLICATION_ID": "bench-application",
+        "KAIZALA_APPLICATION_SECRET": "bench-application-secret",
+        "KAIZALA_REFRESH_TOKEN": "bench-refresh-token",
+        "GUPSHUP_BASE_URL": upstream,
+        "GUPSHUP_PARTNER_EMAIL": "bench@example.com",
+        "GUPSHUP_PARTNER_SECRET": "bench-partner-secret",
+        "GUPSHUP_APP_ID": GUPSHUP_APP,
+    }
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gateway", "--port", str(port), "--workers", str(workers)]
+    # Logging stays on at INFO (one JSON line per request), written to /dev/null.
+    return Server(f"gateway ×{workers}", argv, env, f"{base}/readyz"), base
+
+
+def curl_upload(url: str, form: list[str], headers: list[str]) -> float:
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", url]
+    for h in headers:
+        argv += ["-H", h]
+    for f in form:
+        argv += ["-F", f]
+    code, seconds = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+    if code != "200":
+        raise SystemExit(f"upload to {url} answered {code}")
+    return float(seconds)
+
+
+def uploads(n: int, url: str, form: list[str], headers: list[str]) -> float:
+    """Wall time of n uploads at once."""
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda _: curl_upload(url, form, headers), range(n)))
+    return time.perf_counter() - started
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+def main() -> None:
+    for tool in ("wrk", "curl"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed: apt-get install {tool} (see bench/README.md)")
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    # The yardstick: the upstream on uvicorn's plain stack (h11, asyncio), as in the issue's
+    # measurements. The same upstream on httptools and uvloop is measured too, for reference.
+    up, upstream = start_upstream("h11", "asyncio")
+    fast_up, fast_upstream = start_upstream("httptools", "uvloop")
+    servers = [up, fast_up]
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        image = samples.png(64, 64)
-        with httpx.Client(base_url=base, timeout=30) as client:
-            rows = {
-                "GET /healthz (baseline)": lambda: client.get("/healthz"),
-                "POST /send-media kaizala png": lambda: client.post(
-                    "/send-media",
-                    data={"provider": "kaizala", "group_id": "bench@1"},
-                    files={"file": ("a.png", image, "image/png")},
+        gw, gateway = start_gateway(upstream, workers=1)
+        servers.append(gw)
+        idle_mib = gw.rss_mib()
+        image = png(10_000)
+        key = {"X-API-Key": API_KEY}
+        media = "https://files.example.com/report.pdf"
+
+        direct = {
+            "gupshup": multipart(
+                f"{upstream}/partner/app/{GUPSHUP_APP}/media",
+                {"file_type": "application/pdf"},
+                {"file": ("", media.encode(), "text/plain")},
+                {"Authorization": "sk_bench_app_token"},
+            ),
+            "upload": multipart(
+                f"{upstream}/v1/media",
+                {},
+                {"files": ("photo.png", image, "image/png")},
+                {"accessToken": "bench-access-token-0123456789"},
+            ),
+            "post": json_target(
+                f"{upstream}/v1/groups/bench%401/actions",
+                b'{"actionType": "Image", "actionBody": {"mediaResource": "https://m/x"}}',
+                {"accessToken": "bench-access-token-0123456789"},
+            ),
+        }
+        via = {
+            "gupshup": json_target(
+                f"{gateway}/send-media",
+                f'{{"provider": "gupshup", "url": "{media}"}}'.encode(),
+                key,
+            ),
+            "kaizala": multipart(
+                f"{gateway}/send-media",
+                {"provider": "kaizala", "group_id": GROUP},
+                {"file": ("photo.png", image, "image/png")},
+                key,
+            ),
+        }
+        # Every request must succeed before it is timed.
+        for target in (*direct.values(), *via.values()):
+            answer = httpx.post(
+                target.url,
+                content=target.body,
+                timeout=10,
+                headers={"content-type": target.content_type, **target.headers},
+            )
+            if answer.status_code != 200:
+                raise SystemExit(f"{target.url}: {answer.status_code} {answer.text[:300]}")
+            if "send-media" in target.url and answer.json().get("sandbox") is not False:
+                raise SystemExit("the gateway answered from a sandbox, not the upstream")
+
+        def run(target: Target, c: int) -> Load:
+            wrk(target, c, 1, work)  # warm up: connections, tokens, caches
+            load = wrk(target, c, SECONDS, work)
+            if load.errors:
+                raise SystemExit(f"{target.url}: {load.errors} failed requests under load")
+            return load
+
+        d = {(name, c): run(t, c) for name, t in direct.items() for c in (1, 32)}
+        g = {(name, c): run(t, c) for name, t in via.items() for c in (1, 32)}
+
+        def two_call(c: int) -> Load:
+            a, b = d[("upload", c)], d[("post", c)]
+            return Load(1 / (1 / a.rps + 1 / b.rps), a.p50 + b.p50, a.p99 + b.p99, 0)
+
+        d[("kaizala", 1)], d[("kaizala", 32)] = two_call(1), two_call(32)
+        fast = {
+            c: run(
+                Target(
+                    direct["gupshup"].url.replace(upstream, fast_upstream),
+                    direct["gupshup"].body,
+                    direct["gupshup"].content_type,
+                    direct["gupshup"].headers,
                 ),
-                "POST /send-media gupshup url": lambda: client.post(
-                    "/send-media",
-                    json={"provider": "gupshup", "app_id": "bench", "url": "https://e.com/a.pdf"},
+                c,
+            )
+            for c in (1, 32)
+        }
+
+        # 100 MB to Kaizala, one upload and eight at once.
+        video = work / "video.mp4"
+        mp4_file(video, BIG_MB)
+        token = ["accessToken: bench-access-token-0123456789"]
+        direct_form = [f"files=@{video};type=video/mp4"]
+        gw_form = ["provider=kaizala", f"group_id={GROUP}", f"file=@{video};type=video/mp4"]
+        gw_key = [f"X-API-Key: {API_KEY}"]
+        big = {}
+        for n in (1, 8):
+            big[("direct", n)] = uploads(n, f"{upstream}/v1/media", direct_form, token)
+            base_mib = gw.rss_mib()
+            gw.reset_peak()
+            big[("gateway", n)] = uploads(n, f"{gateway}/send-media", gw_form, gw_key)
+            big[("growth", n)] = gw.rss_mib("VmHWM") - base_mib
+        gw.stop()
+        servers.remove(gw)
+
+        gw2, gateway2 = start_gateway(upstream, workers=2)
+        servers.append(gw2)
+        w2 = {}
+        for name, target in via.items():
+            w2[name] = run(
+                Target(
+                    target.url.replace(gateway, gateway2),
+                    target.body,
+                    target.content_type,
+                    target.headers,
                 ),
-            }
-            print(f"{REQUESTS} sequential requests each, one client, sandbox providers")
-            print(f"{'case':34} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8}")
-            for name, call in rows.items():
-                p50, p95, rps = measure(call)
-                print(f"{name:34} {p50:8.2f} {p95:8.2f} {rps:8.0f}")
+                32,
+            )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    cpu = os.cpu_count()
+    print(
+        f"\nwrk (1 thread), {SECONDS} s per case after 1 s of warm-up; {cpu} cores; one gateway "
+        "worker unless said; 10 KB PNG; JSON log line per request on;\ndirect = bench/upstream.py "
+        "on uvicorn's h11 and asyncio (the issue's yardstick); Kaizala direct = upload + post"
+    )
+    print(f"\n{'case':44} {'direct':>18} {'gateway':>18} {'ratio':>8}")
+    for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
+        for c in (32, 1):
+            a, b = d[(name, c)], g[(name, c)]
+            print(
+                f"{label + f', {c} conn, req/s':44} {a.rps:18,.0f} {b.rps:18,.0f} "
+                f"{b.rps / a.rps:7.2f}×"
+            )
+        for c in (1, 32):
+            a, b = d[(name, c)], g[(name, c)]
+            print(
+                f"{label + f', {c} conn, p50 / p99 ms':44} {a.p50:8.2f} /{a.p99:8.2f} "
+                f"{b.p50:8.2f} /{b.p99:8.2f}"
+            )
+    for n in (1, 8):
+        a, b = big[("direct", n)], big[("gateway", n)]
+        print(
+            f"{f'{BIG_MB} MB video to Kaizala, {n} at once, s':44} {a:18.2f} {b:18.2f} "
+            f"{b / a:7.2f}×"
+        )
+    print(
+        f"{'(reference) Gupshup URL, upstream on httptools+uvloop, req/s':62}"
+        f" 1 conn {fast[1].rps:,.0f}, 32 conn {fast[32].rps:,.0f}"
+    )
+    print(f"\n{'workers (32 connections, req/s)':44} {'1':>18} {'2':>18}")
+    for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
+        print(f"{label:44} {g[(name, 32)].rps:18,.0f} {w2[name].rps:18,.0f}")
+
+    goals = [
+        (
+            "Gupshup URL send, 32 conn: ≥ 0.35× direct",
+            f"{g[('gupshup', 32)].rps / d[('gupshup', 32)].rps:.2f}×",
+            g[("gupshup", 32)].rps / d[("gupshup", 32)].rps >= 0.35,
+        ),
+        (
+            "Kaizala PNG send, 32 conn: ≥ 0.35× two-call limit",
+            f"{g[('kaizala', 32)].rps / d[('kaizala', 32)].rps:.2f}×",
+            g[("kaizala", 32)].rps / d[("kaizala", 32)].rps >= 0.35,
+        ),
+    ]
+    for name, label in (("gupshup", "Gupshup"), ("kaizala", "Kaizala")):
+        one, many = g[(name, 1)], g[(name, 32)]
+        goals.append(
+            (
+                f"{label}: req/s at 32 conn ≥ at 1 conn",
+                f"{many.rps:,.0f} vs {one.rps:,.0f}",
+                many.rps >= one.rps,
+            )
+        )
+        goals.append(
+            (
+                f"{label}: p99 at 32 conn < 5× p50",
+                f"{many.p99:.1f} ms vs 5 × {many.p50:.1f} ms",
+                many.p99 < 5 * many.p50,
+            )
+        )
+    for name, label, limit in (("gupshup", "Gupshup URL", 1.0), ("kaizala", "Kaizala PNG", 1.5)):
+        added = g[(name, 1)].p50 - d[(name, 1)].p50
+        goals.append(
+            (f"{label} send, 1 conn: added p50 ≤ {limit} ms", f"{added:+.2f} ms", added <= limit)
+        )
+    for n in (1, 8):
+        ratio = big[("gateway", n)] / big[("direct", n)]
+        goals.append(
+            (f"{BIG_MB} MB upload, {n} at once: ≤ 1.3× direct", f"{ratio:.2f}×", ratio <= 1.3)
+        )
+        growth = big[("growth", n)]
+        goals.append(
+            (
+                f"{BIG_MB} MB upload, {n} at once: peak memory growth ≤ {20 * n} MiB",
+                f"+{growth:.1f} MiB",
+                growth <= 20 * n,
+            )
+        )
+    goals.append(("startup to ready ≤ 1.5 s", f"{gw.startup_s:.2f} s", gw.startup_s <= 1.5))
+    print(f"\n{'goal':58} {'measured':>24}  verdict")
+    for name, value, ok in goals:
+        print(f"{name:58} {value:>24}  {verdict(ok)}")
+    print(
+        f"\nidle memory (RSS after startup, one worker): {idle_mib:.0f} MiB; "
+        f"startup with 2 workers: {gw2.startup_s:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 
 import uvicorn
 
-from gateway.web.server import GuardedH11Protocol
+from gateway.web.server import GuardedHttpToolsProtocol
 from gateway.wiring.logs import configure_logging
 from gateway.wiring.runtime import preflight
 from gateway.wiring.settings import StartupError, get_settings
@@ -45,7 +45,8 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        http=GuardedH11Protocol,
+        http=GuardedHttpToolsProtocol,
+        loop="auto",  # uvloop when installed
         log_config=None,
         access_log=False,
         server_header=False,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import math
 import posixpath
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -319,7 +320,7 @@ class MediaService:
                 filename=shorten_filename(u.filename),
                 content_type=m,
                 size=u.size,
-                stream=u.stream,
+                stream=in_place(u.stream),
                 sha256=u.sha256,
             )
             for u, m in zip(uploads, mimes, strict=True)
@@ -435,3 +436,33 @@ def _required_by(problem: dict[str, Any], provider: str) -> dict[str, Any]:
 
 def _invalid(field_name: str, message: str) -> InvalidRequestError:
     return invalid([field_error(field_name, message)])
+
+
+class _InPlace(io.BufferedIOBase):
+    """A spooled file, read where it lies. httpx learns a file's length from `fileno()` when
+    there is one, and asking a SpooledTemporaryFile for it moves the bytes from memory to a
+    new file on disk: one file created, written and removed per send (bench/README.md). With
+    no `fileno()`, httpx measures by seeking."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._file.read(-1 if size is None else size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+
+def in_place(file: BinaryIO) -> BinaryIO:
+    return cast(BinaryIO, _InPlace(file))

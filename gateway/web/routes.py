@@ -27,12 +27,13 @@ from gateway.wiring.lifecycle import draining
 from gateway.wiring.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# `async def`: FastAPI would run a plain `def` dependency in a worker thread, per request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> MediaService:
+async def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> MediaService:
     return runtime.service
 
 

@@ -1,4 +1,5 @@
-"""How `python -m gateway` serves: uvicorn, with two guards its protocols lack.
+"""How `python -m gateway` serves: uvicorn on uvloop and httptools, with two guards its
+protocols lack.
 
 - A deadline for request headers. uvicorn waits forever for a header block that is never
   finished, so idle half-open connections pile up until the process runs out of file
@@ -19,7 +20,7 @@ import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.context import bind_request_id, reset_request_id
 from gateway.web import problems
@@ -131,5 +132,6 @@ async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) ->
         reset_request_id(token)
 
 
-class GuardedH11Protocol(_Guard, H11Protocol):  # type: ignore[misc]
-    """uvicorn's h11 protocol with a header deadline and a problem+json concurrency cap."""
+class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's httptools protocol (llhttp, in C; faster than h11, see bench/README.md) with
+    a header deadline and a problem+json concurrency cap."""

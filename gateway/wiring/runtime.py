@@ -24,6 +24,7 @@ from gateway.state.tokens import RedisMemo, redis_shares
 from gateway.web.idempotent import Idempotency
 from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
+from gateway.wiring.transport import AiohttpTransport, NoCookies
 from providers import Provider, ProviderSettings, ProviderSpec
 from providers.http import Memo, MemoryMemo, ProviderContext, share_nothing
 
@@ -115,7 +116,12 @@ async def build_runtime(
     for name, spec in specs.items():
         configured = provider_settings[name]
         if configured.live:
-            client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+            client = httpx.AsyncClient(
+                transport=AiohttpTransport(limits),
+                cookies=NoCookies(),
+                timeout=timeout,
+                follow_redirects=False,
+            )
             modes[name] = "live"
         elif (simulator := spec.load_simulator()) is not None:
             sandbox = simulator(configured)

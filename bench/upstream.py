@@ -1,0 +1,71 @@
+"""A minimal upstream that speaks the Kaizala and Gupshup calls the gateway makes, as fast as
+an ASGI app can: no validation, every body read to its end (as a real upstream reads an
+upload), a fixed JSON answer. It is the "direct call" the gateway is measured against, so it
+must not be the slower half of the comparison.
+
+    uvicorn bench.upstream:app --port 9000
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+_ids = itertools.count()
+
+
+def _kaizala_token(scope: Scope) -> dict[str, Any]:
+    host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode()
+    return {
+        "accessToken": "bench-access-token-0123456789",
+        "endpointUrl": f"http://{host}/",
+        "accessTokenExpiry": 4_102_444_800_000,  # 2100-01-01
+        "refreshToken": "",
+        "scope": "connector",
+    }
+
+
+def _answer(scope: Scope) -> tuple[int, dict[str, Any]]:
+    path: str = scope["path"]
+    n = next(_ids)
+    if path == "/v1/accessToken":
+        return 200, _kaizala_token(scope)
+    if path == "/v1/media":
+        return 200, {"mediaResource": f"https://media.example/bench/{n}"}
+    if path.startswith("/v1/groups/") and path.endswith("/actions"):
+        return 200, {"referenceId": f"r-{n}", "actionId": f"a-{n}"}
+    if path == "/partner/account/login":
+        return 200, {"token": "partner-bench-token"}
+    if path.startswith("/partner/app/") and path.endswith("/token"):
+        token = {"token": "sk_bench_app_token", "expiresOn": 0, "active": True}
+        return 200, {"status": "success", "token": token}
+    if path.startswith("/partner/app/") and path.endswith("/media"):
+        return 200, {"mediaId": f"m-{n}", "status": "success"}
+    if path.startswith("/partner/app/") and path.endswith("/v3/message"):
+        return 200, {"messages": [{"id": f"wamid.{n}"}]}
+    return 404, {"message": "not found"}
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:  # read the whole body, as the real APIs do
+        message = await receive()
+        more = message.get("more_body", False)
+    status, body = _answer(scope)
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
