@@ -204,7 +204,8 @@ def start_upstream(http: str, loop: str) -> tuple[Server, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [
-        sys.executable,
+        # Another interpreter may run the upstream: the same one for a before/after pair.
+        os.environ.get("BENCH_UPSTREAM_PYTHON", sys.executable),
         "-m",
         "uvicorn",
         "bench.upstream:app",
