@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test lint typecheck openapi bench soak clean
+.PHONY: help install install-dev run test lint typecheck openapi bench soak lock image up down clean
 
 help:
 	@echo "make run        install and start the gateway on http://$(HOST):$(PORT) (Swagger UI at /docs)"
@@ -21,6 +21,9 @@ help:
 	@echo "make openapi    regenerate openapi/openapi.json"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
+	@echo "make lock       refresh deploy/requirements.lock and deploy/build.lock (hashed)"
+	@echo "make image      build the container image with docker, podman or buildah"
+	@echo "make up / down  Redis and two gateway replicas behind one port (deploy/compose.yaml)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH" >&2; exit 1; }
@@ -46,6 +49,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes.yaml
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -61,6 +65,38 @@ bench: install-dev
 
 soak: install-dev
 	$(BIN)/python bench/soak.py
+
+IMAGE ?= media-gateway:latest
+# Any Debian-based image with python3 and its venv module (CI passes a debootstrap stand-in).
+PYTHON_IMAGE ?= python:3.12-slim
+# The first engine that works: a docker client without a daemon does not count.
+ENGINE ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+	else for e in podman buildah; do command -v $$e >/dev/null && { echo $$e; break; }; done; fi)
+
+lock: install-dev
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--no-header --quiet -o deploy/requirements.lock
+	printf 'setuptools>=68\n' | $(BIN)/uv pip compile - --universal --python-version 3.11 \
+		--generate-hashes --no-header --quiet -o deploy/build.lock
+
+image:
+	@test -n "$(ENGINE)" || { echo "no docker, podman or buildah on PATH" >&2; exit 1; }
+	@case "$(ENGINE)" in \
+	docker) docker build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ;; \
+	podman) podman build --format docker --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ;; \
+	buildah) buildah bud --format docker --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ;; \
+	esac
+
+COMPOSE ?= $(shell if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; \
+	then echo "docker compose"; \
+	elif command -v podman-compose >/dev/null; then echo podman-compose; fi)
+
+up:
+	@test -n "$(COMPOSE)" || { echo "docker compose or podman-compose is needed" >&2; exit 1; }
+	$(COMPOSE) -f deploy/compose.yaml up -d --build
+
+down:
+	$(COMPOSE) -f deploy/compose.yaml down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

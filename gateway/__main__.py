@@ -4,9 +4,13 @@ line on, a header deadline and a concurrency cap (see gateway.web.server)."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 
 import uvicorn
 
@@ -19,9 +23,9 @@ from providers import discover
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--host", help="default GATEWAY_HOST, else 127.0.0.1")
+    parser.add_argument("--port", type=int, help="default GATEWAY_PORT, else 8000")
+    parser.add_argument("--workers", type=int, help="default GATEWAY_WORKERS, else 1")
     parser.add_argument(
         "--openapi", action="store_true", help="print the OpenAPI document and exit"
     )
@@ -40,11 +44,17 @@ def main() -> None:
         configure_logging("INFO")
         logging.getLogger("gateway").critical("gateway cannot start: %s", exc)
         sys.exit(2)
+    workers = args.workers or settings.workers
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here; /metrics sums them (gateway.telemetry).
+        samples = tempfile.mkdtemp(prefix="gateway-metrics-")
+        atexit.register(shutil.rmtree, samples, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = samples
     uvicorn.run(
         "gateway.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=workers,
         http=GuardedHttpToolsProtocol,
         loop="auto",  # uvloop when installed
         log_config=None,

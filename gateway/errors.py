@@ -104,6 +104,12 @@ class ShuttingDownError(GatewayError):
     code, status, title, retryable = "not_ready", 503, "Not ready", True
 
 
+class SpoolUnavailableError(GatewayError):
+    """Uploads cannot be spooled: the temporary directory is not writable (or full)."""
+
+    code, status, title, retryable = "not_ready", 503, "Not ready", True
+
+
 class StoreUnavailableError(GatewayError):
     """The shared state (Redis) cannot be reached for a request that needs it."""
 

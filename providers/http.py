@@ -164,6 +164,28 @@ def within(timeout: float) -> float:
     return timeout if left is None else min(timeout, left)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One upstream call as its observers see it: `result` is the status class ("2xx") or
+    what went wrong ("timeout", "unreachable", "error")."""
+
+    provider: str
+    stage: Stage
+    result: str
+    seconds: float
+    upload_bytes: int
+
+
+_observers: list[Callable[[Call], None]] = []
+
+
+def observe_calls(observer: Callable[[Call], None]) -> Callable[[], None]:
+    """Tell `observer` of every upstream call from now on (the gateway's metrics and its
+    Server-Timing header); returns what stops it. An observer must not raise."""
+    _observers.append(observer)
+    return lambda: _observers.remove(observer)
+
+
 class Upstream:
     """Sends one call to a provider under a whole-call deadline and reads its capped answer."""
 
@@ -184,12 +206,24 @@ class Upstream:
         A call carrying `upload_bytes` of media gets a second more per MiB, so a large file
         is not cut by a timeout meant for small calls; the request's deadline bounds all."""
         timeout = within(self.timeout + upload_bytes / UPLOAD_BYTES_PER_S)
+        started = time.perf_counter()
+        result = "error"
         try:
-            return await self._call(stage, build, seconds=timeout)
+            answer = await self._call(stage, build, seconds=timeout)
+            result = f"{answer.status // 100}xx"
+            return answer
         except ProviderError as exc:
+            if isinstance(exc, ProviderTimeoutError):
+                result = "timeout"
+            elif isinstance(exc, ProviderUnavailableError):
+                result = "unreachable"
             if exc.request_sent is None:
                 exc.request_sent = True  # it got as far as sending, unless told otherwise
             raise
+        finally:
+            call = Call(self.provider, stage, result, time.perf_counter() - started, upload_bytes)
+            for observer in _observers:
+                observer(call)
 
     async def _call(
         self, stage: Stage, build: Callable[[], httpx.Request], *, seconds: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import posixpath
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from gateway.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
+    SpoolUnavailableError,
     UnsupportedMediaError,
     field_error,
     invalid,
@@ -25,6 +27,8 @@ from gateway.errors import (
 )
 from gateway.pipeline.fields import CommonFields, SendModels
 from gateway.pipeline.sniff import normalize
+
+log = logging.getLogger("gateway.intake")
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -75,6 +79,12 @@ async def read_order(request: Request, models: SendModels) -> AsyncIterator[Send
         form = await parser.parse()
     except MultiPartException as exc:
         raise InvalidRequestError(f"The multipart body is malformed: {exc.message}") from None
+    except OSError as exc:  # a file part past the in-memory spool with nowhere to go
+        log.error("an upload could not be spooled", exc_info=exc)
+        raise SpoolUnavailableError(
+            "This replica cannot spool uploads (its temporary directory is not writable); "
+            "send again, another replica takes it."
+        ) from None
     try:
         yield _order_from_form(form.multi_items(), models, parser.digests)
     finally:

@@ -36,6 +36,7 @@ from gateway.pipeline.sniff import (
     type_from_url,
 )
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
+from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
 from providers.errors import (
     ProviderError,
@@ -278,7 +279,8 @@ class MediaService:
             yield self._url_request(order, fields.url, caps, target)
             return
         limit = min(self._max_upload_bytes, caps.max_file_bytes or self._max_upload_bytes)
-        download = await self._fetcher.fetch(fields.url, limit=limit)
+        with timed("fetch"):
+            download = await self._fetcher.fetch(fields.url, limit=limit)
         with download.file:
             upload = Upload(
                 filename=download.filename,

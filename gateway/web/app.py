@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from gateway.pipeline.fields import send_models
+from gateway.telemetry import observe_call
 from gateway.web import problems
 from gateway.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gateway.web.openapi import mark_problems, send_media_extra
@@ -19,6 +20,7 @@ from gateway.wiring.logs import configure_logging
 from gateway.wiring.runtime import build_runtime, preflight, secrets_of
 from gateway.wiring.settings import Settings, StartupError, get_settings
 from providers import ProviderSettings, ProviderSpec, discover
+from providers.http import observe_calls
 
 log = logging.getLogger("gateway")
 
@@ -62,6 +64,7 @@ def create_app(
             )
             draining.clear()
             stack.callback(defer_exit_signals(config.shutdown_delay_s))
+            stack.callback(observe_calls(observe_call))
             yield
 
     app = FastAPIOffline(

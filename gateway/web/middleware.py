@@ -14,19 +14,21 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import errors
+from gateway import errors, telemetry
 from gateway.context import bind_request_id, reset_request_id
 from gateway.web import problems
 
 log = logging.getLogger("gateway.access")
 
 REQUEST_ID_HEADER = "x-request-id"
+ARRIVED = "gateway.arrived"  # the scope key: when the request arrived, time.monotonic()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class RequestContextMiddleware:
     """Binds X-Request-ID (accepted or generated), echoes it, logs one line per request,
-    and turns any exception that escaped everything else into a problem response."""
+    counts it in the metrics (with a Server-Timing header on sends), and turns any exception
+    that escaped everything else into a problem response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,8 +41,12 @@ class RequestContextMiddleware:
         request_id = offered if offered and _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
         token = bind_request_id(request_id)
         started = time.perf_counter()
+        scope[ARRIVED] = time.monotonic()
         status = 500
         response_started = False
+        timing = scope["path"] == "/send-media"
+        tracing = telemetry.tracing()
+        trace = tracing.__enter__()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -49,6 +55,8 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
+                if timing and trace.stages:
+                    headers["server-timing"] = trace.server_timing()
             await send(message)
 
         try:
@@ -62,13 +70,17 @@ class RequestContextMiddleware:
             else:
                 await problems.render(exc)(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            telemetry.observe_request(route, status, trace, seconds)
+            tracing.__exit__(None, None, None)
             log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                 },
             )
             reset_request_id(token)

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from gateway.context import current_request_id
 from gateway.errors import GatewayError, invalid, validation_errors
+from gateway.telemetry import note_problem
 from providers import errors as pe
 
 log = logging.getLogger("gateway.errors")
@@ -79,6 +80,7 @@ def problem_body(
         "request_id": request_id if request_id is not None else current_request_id(),
     }
     body.update({key: value for key, value in extensions.items() if value is not None})
+    note_problem(code)
     return body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,8 +14,10 @@ from gateway.context import current_request_id
 from gateway.errors import ShuttingDownError
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
+from gateway.telemetry import BREAKER_OPEN, current_trace, exposition
 from gateway.web.auth import ApiKey
 from gateway.web.idempotent import HEADER, caller_scope, check_key
+from gateway.web.middleware import ARRIVED
 from gateway.web.problems import problem_body, problem_response
 from gateway.web.schemas import (
     Health,
@@ -23,8 +26,8 @@ from gateway.web.schemas import (
     Readiness,
     SendMediaResponse,
 )
-from gateway.wiring.lifecycle import draining
-from gateway.wiring.runtime import Runtime
+from gateway.wiring.lifecycle import arrived_after_drain, draining
+from gateway.wiring.runtime import Runtime, spool_writable
 
 
 # `async def`: FastAPI would run a plain `def` dependency in a worker thread, per request.
@@ -38,7 +41,11 @@ async def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Medi
 
 
 async def get_order(request: Request) -> AsyncIterator[SendOrder]:
+    started = time.perf_counter()
     async with read_order(request, request.app.state.send_models) as order:
+        if (trace := current_trace()) is not None:
+            trace.add("intake", time.perf_counter() - started)
+            trace.provider = order.fields.provider
         yield order
 
 
@@ -216,6 +223,8 @@ async def send_media(
 
     async def send(reuse_media_id: str | None) -> Response:
         sent = await service.send(order, reuse_media_id=reuse_media_id)
+        if (trace := current_trace()) is not None:
+            trace.media_type = sent.media_type.value
         body = SendMediaResponse(
             provider=sent.provider,
             media_type=sent.media_type,
@@ -229,7 +238,7 @@ async def send_media(
         )
         return JSONResponse(body.model_dump(mode="json"))
 
-    if draining.is_set():
+    if arrived_after_drain(request.scope.get(ARRIVED, time.monotonic())):
         raise ShuttingDownError(
             "This replica is shutting down; send again (another replica takes it).",
             headers={"Retry-After": "1", "Connection": "close"},
@@ -249,6 +258,18 @@ async def providers_map(service: Service) -> ProvidersMap:
     return ProvidersMap.model_validate({"providers": await service.capabilities()})
 
 
+async def metrics(runtime: CurrentRuntime) -> Response:
+    """Prometheus metrics, text format: requests by route, status and code; sends by
+    provider, media type and outcome; upstream calls by provider, stage and result with
+    their latency; bytes uploaded; token refreshes; breaker state. Summed over workers."""
+    for name in runtime.modes:
+        state = await runtime.service.breaker_state(name)
+        if state != "unknown":
+            BREAKER_OPEN.labels(name).set(0 if state == "closed" else 1)
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
+
+
 async def healthz() -> Health:
     """The process is alive."""
     return Health()
@@ -265,8 +286,11 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
             redis = "ok"
         except Exception:
             redis = "unreachable"
+    spool = spool_writable()
     readiness = Readiness(
-        status="ready" if redis != "unreachable" and not draining.is_set() else "not_ready",
+        status="ready"
+        if redis != "unreachable" and spool and not draining.is_set()
+        else "not_ready",
         providers=runtime.modes,
         redis=redis,
         breakers={name: await runtime.service.breaker_state(name) for name in runtime.modes},
@@ -279,7 +303,9 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         title="Not ready",
         detail="The gateway is shutting down."
         if draining.is_set()
-        else "Redis (GATEWAY_REDIS_URL) is unreachable.",
+        else "Redis (GATEWAY_REDIS_URL) is unreachable."
+        if redis == "unreachable"
+        else "The temporary directory is not writable: uploads cannot be spooled.",
         retryable=True,
         providers=readiness.providers,
         redis=readiness.redis,
@@ -289,7 +315,8 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
 
 READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: _error(
-        "Not ready (`not_ready`): Redis is unreachable, or the gateway is shutting down.",
+        "Not ready (`not_ready`): Redis is unreachable, uploads cannot be spooled (the "
+        "temporary directory is not writable), or the gateway is shutting down.",
         _example(
             503, "not_ready", "Not ready", "Redis (GATEWAY_REDIS_URL) is unreachable.",
             retryable=True,
@@ -329,6 +356,14 @@ def build_router(send_media_extra: dict[str, Any]) -> APIRouter:
         operation_id="readiness",
         response_model=Readiness,
         responses=READYZ_RESPONSES,
+        tags=["operations"],
+    )
+    router.add_api_route(
+        "/metrics",
+        metrics,
+        operation_id="metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
         tags=["operations"],
     )
     # Load balancers and `curl -I` probe with HEAD; the documented operation is the GET.

@@ -1,7 +1,8 @@
 """Shutting down without dropping anything.
 
 On the first SIGTERM (or SIGINT) the gateway turns not-ready at once (/readyz answers 503,
-new sends are refused with 503) while it still listens, for GATEWAY_SHUTDOWN_DELAY_S, so
+sends that arrive from then on are refused with 503; those already in flight, an upload still
+arriving among them, are served to the end) while it still listens, for GATEWAY_SHUTDOWN_DELAY_S, so
 load balancers stop sending to it; then the server's own graceful shutdown begins, which
 lets in-flight sends finish for GATEWAY_DRAIN_S. A second signal stops at once.
 
@@ -15,6 +16,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -23,6 +25,14 @@ log = logging.getLogger("gateway")
 
 # A threading.Event: it is set from a signal handler, outside any coroutine.
 draining = threading.Event()
+_drain_started: list[float] = []  # time.monotonic() of the first signal
+
+
+def arrived_after_drain(arrived: float) -> bool:
+    """Whether a request that arrived at `arrived` (time.monotonic()) came after the first
+    exit signal: those are refused; the ones already in flight are served to the end."""
+    return draining.is_set() and (not _drain_started or arrived >= _drain_started[0])
+
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -41,6 +51,8 @@ def defer_exit_signals(delay_s: float) -> Callable[[], None]:
 
         def deferred(signum: int, frame: FrameType | None, handler: Any = handler) -> None:
             first = not draining.is_set()
+            if first:
+                _drain_started[:] = [time.monotonic()]
             draining.set()
             if first and delay_s > 0:
                 log.info("shutting down: not ready now, stopping in %g s", delay_s)

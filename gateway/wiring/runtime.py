@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -66,6 +67,18 @@ def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, Provi
     return loaded
 
 
+def spool_writable() -> bool:
+    """Whether an upload past the in-memory spool can be written to the temporary directory
+    (TMPDIR, else /tmp): a read-only root filesystem with no tmpfs cannot."""
+    try:
+        with tempfile.TemporaryFile() as probe:
+            probe.write(b"x")
+            probe.flush()
+    except OSError:
+        return False
+    return True
+
+
 def preflight(
     settings: Settings,
     specs: Mapping[str, ProviderSpec],
@@ -73,8 +86,25 @@ def preflight(
 ) -> dict[str, ProviderSettings]:
     """Every startup rule that needs no network: the providers' settings load, and live
     credentials are never served to anonymous callers unless that is asked for."""
+    if not spool_writable():
+        raise StartupError(
+            "the temporary directory (TMPDIR, else /tmp) is not writable, so uploads could not "
+            "be spooled: mount a writable volume (a tmpfs) there or set TMPDIR."
+        )
     loaded = dict(provider_settings or load_provider_settings(specs))
     live = sorted(name for name, configured in loaded.items() if configured.live)
+    required = set(loaded) if "all" in settings.require_live else set(settings.require_live)
+    if unknown := sorted(required - set(loaded)):
+        raise StartupError(
+            f"GATEWAY_REQUIRE_LIVE names unknown providers: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(loaded))})"
+        )
+    if missing := sorted(required - set(live)):
+        raise StartupError(
+            f"GATEWAY_REQUIRE_LIVE needs live credentials for {', '.join(missing)}, and none "
+            "are set: the gateway would serve from the sandboxes. Set that provider's "
+            "credential variables (see the README's configuration table)."
+        )
     if live and not settings.api_keys and not settings.allow_anonymous:
         raise StartupError(
             f"live provider credentials are configured ({', '.join(live)}) but GATEWAY_API_KEYS "

@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     )
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Where and how `python -m gateway` serves (its --host, --port, --workers win).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     allow_anonymous: bool = False
+    # Providers that must be live ("all", or comma-separated names): a deployment whose
+    # Secret lacks credentials refuses to start instead of serving from the sandboxes.
+    require_live: Annotated[list[str], NoDecode] = Field(default_factory=list)
     upstream_timeout_s: float = Field(default=60.0, gt=0, le=600)
     request_deadline_s: float = Field(default=150.0, gt=0, le=3600)
     max_upload_bytes: int = Field(default=100 * MIB, gt=0)
@@ -50,6 +57,13 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     log_level: LogLevel = "INFO"
+
+    @field_validator("require_live", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,15 @@ async def test_live_credentials_without_client_keys_refuse_to_start(
     reason = next(line for line in logged if line["level"] == "critical")
     assert reason["message"].startswith("gateway cannot start: live provider credentials")
     assert "sk_live_secret_value" not in json.dumps(logged)
+
+
+async def test_an_unwritable_temporary_directory_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(StartupError, match=r"temporary directory .* is not writable"):
+        async with serve(create_app(Settings(_env_file=None))):
+            pass
 
 
 async def test_allow_anonymous_serves_live_providers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,3 +252,19 @@ def test_uvicorn_serving_the_app_directly_shows_no_traceback(tmp_path: Path) -> 
     critical = [json.loads(line) for line in result.stdout.splitlines() if '"critical"' in line]
     assert len(critical) == 1
     assert "GATEWAY_API_KEYS" in critical[0]["message"]
+
+
+async def test_required_live_providers_without_credentials_refuse_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_API_KEYS", KEY)
+    monkeypatch.setenv("GUPSHUP_APP_ID", "app-1")
+    monkeypatch.setenv("GUPSHUP_APP_TOKEN", "sk_live_secret_value")
+    monkeypatch.setenv("GATEWAY_REQUIRE_LIVE", "all")
+    with pytest.raises(StartupError, match="live credentials for kaizala,") as caught:
+        async with serve(create_app(Settings(_env_file=None))):
+            pass
+    assert "gupshup" not in str(caught.value).split("for ", 1)[1].split(",")[0]
+    monkeypatch.setenv("GATEWAY_REQUIRE_LIVE", "gupshup")
+    async with serve(create_app(Settings(_env_file=None))) as client:
+        assert (await client.get("/readyz")).json()["providers"]["gupshup"] == "live"

@@ -1,0 +1,151 @@
+"""Prometheus metrics (`GET /metrics`) and the per-request trace behind `Server-Timing`.
+
+Each request gets a `Trace` (bound by the request middleware): the stages of a send add
+their time to it (intake, fetch, and each upstream call by its stage: auth, upload, post,
+send), and the answer's problem code is noted on it. The middleware turns it into the
+request metrics and, on /send-media, a `Server-Timing` header.
+
+With several workers (`python -m gateway --workers N`), PROMETHEUS_MULTIPROC_DIR is set
+before they start and every worker writes its samples there; /metrics sums them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from providers.errors import Stage
+from providers.http import Call
+
+# Seconds: from a fast sandbox call to a slow 100 MB upload.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+REQUESTS = Counter("gateway_requests", "HTTP requests answered", ["route", "status", "code"])
+REQUEST_SECONDS = Histogram(
+    "gateway_request_duration_seconds", "Time to answer a request", ["route"], buckets=BUCKETS
+)
+SENDS = Counter(
+    "gateway_sends",
+    "Sends by outcome: ok, or the problem code of the answer",
+    ["provider", "media_type", "outcome"],
+)
+UPSTREAM_CALLS = Counter(
+    "gateway_upstream_calls",
+    "Calls to providers by stage and result (status class, timeout, unreachable, error)",
+    ["provider", "stage", "result"],
+)
+UPSTREAM_SECONDS = Histogram(
+    "gateway_upstream_call_duration_seconds",
+    "Time of one call to a provider, answer read",
+    ["provider", "stage"],
+    buckets=BUCKETS,
+)
+UPLOADED_BYTES = Counter(
+    "gateway_uploaded_bytes", "Bytes of media uploaded to providers", ["provider"]
+)
+TOKEN_REFRESHES = Counter(
+    "gateway_token_refreshes",
+    "Provider token fetches (the auth stage) by result",
+    ["provider", "result"],
+)
+BREAKER_OPEN = Gauge(
+    "gateway_breaker_open",
+    "1 when the provider's circuit breaker is open or half open (at the last scrape)",
+    ["provider"],
+    multiprocess_mode="max",
+)
+
+
+@dataclass
+class Trace:
+    """What one request did, for its metrics and its Server-Timing header."""
+
+    stages: dict[str, float] = field(default_factory=dict)  # seconds, in first-seen order
+    code: str | None = None  # the problem code of the answer, if it was a problem
+    provider: str | None = None
+    media_type: str | None = None
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.stages[stage] = self.stages.get(stage, 0.0) + seconds
+
+    def server_timing(self) -> str:
+        return ", ".join(f"{name};dur={s * 1000:.1f}" for name, s in self.stages.items())
+
+
+_trace: ContextVar[Trace | None] = ContextVar("trace", default=None)
+
+
+def current_trace() -> Trace | None:
+    return _trace.get()
+
+
+@contextmanager
+def tracing() -> Iterator[Trace]:
+    trace = Trace()
+    token = _trace.set(trace)
+    try:
+        yield trace
+    finally:
+        _trace.reset(token)
+
+
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Add the block's time to the current request's `stage`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if (trace := _trace.get()) is not None:
+            trace.add(stage, time.perf_counter() - started)
+
+
+def note_problem(code: str) -> None:
+    if (trace := _trace.get()) is not None:
+        trace.code = code
+
+
+def observe_call(call: Call) -> None:
+    """The upstream calls' observer (providers.http.observe_calls)."""
+    stage = call.stage.value
+    UPSTREAM_CALLS.labels(call.provider, stage, call.result).inc()
+    UPSTREAM_SECONDS.labels(call.provider, stage).observe(call.seconds)
+    if call.upload_bytes:
+        UPLOADED_BYTES.labels(call.provider).inc(call.upload_bytes)
+    if call.stage is Stage.AUTH:
+        TOKEN_REFRESHES.labels(call.provider, call.result).inc()
+    if (trace := _trace.get()) is not None:
+        trace.add(stage, call.seconds)
+
+
+def observe_request(route: str, status: int, trace: Trace, seconds: float) -> None:
+    code = trace.code or ("ok" if status < 400 else "unknown")
+    REQUESTS.labels(route, str(status), code).inc()
+    REQUEST_SECONDS.labels(route).observe(seconds)
+    if trace.provider is not None:
+        outcome = "ok" if status < 400 else code
+        SENDS.labels(trace.provider, trace.media_type or "unknown", outcome).inc()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, summed over workers when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
