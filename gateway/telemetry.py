@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -94,14 +94,14 @@ def current_trace() -> Trace | None:
     return _trace.get()
 
 
-@contextmanager
-def tracing() -> Iterator[Trace]:
+def bind_trace() -> tuple[Trace, Token[Trace | None]]:
+    """A new trace for the current request; the token is for `reset_trace`."""
     trace = Trace()
-    token = _trace.set(trace)
-    try:
-        yield trace
-    finally:
-        _trace.reset(token)
+    return trace, _trace.set(trace)
+
+
+def reset_trace(token: Token[Trace | None]) -> None:
+    _trace.reset(token)
 
 
 @contextmanager

@@ -45,8 +45,7 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         timing = scope["path"] == "/send-media"
-        tracing = telemetry.tracing()
-        trace = tracing.__enter__()
+        trace, trace_token = telemetry.bind_trace()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -73,7 +72,7 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             telemetry.observe_request(route, status, trace, seconds)
-            tracing.__exit__(None, None, None)
+            telemetry.reset_trace(trace_token)
             log.info(
                 "request",
                 extra={
