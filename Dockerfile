@@ -23,9 +23,10 @@ COPY providers ./providers
 COPY simulators ./simulators
 RUN /opt/build/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /wheels . \
     && /opt/gateway/bin/pip install --no-deps /wheels/*.whl \
+    && /opt/gateway/bin/python -m pip uninstall --quiet --yes pip \
     && /opt/gateway/bin/python -m compileall -q /opt/gateway/lib
 
-# --- run: the virtual environment only; no source tree, no build tools -----------------
+# --- run: the virtual environment only; no source tree, no build tools, no pip --------
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
