@@ -274,9 +274,9 @@ def main() -> None:
             raise SystemExit(f"{tool} is needed: apt-get install {tool} (see bench/README.md)")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     # The yardstick: the upstream on uvicorn's plain stack (h11, asyncio), as in the issue's
-    # measurements. The same upstream on httptools and uvloop is measured too, for reference.
+    # measurements. The same upstream on httptools is measured too, for reference.
     up, upstream = start_upstream("h11", "asyncio")
-    fast_up, fast_upstream = start_upstream("httptools", "uvloop")
+    fast_up, fast_upstream = start_upstream("httptools", "asyncio")
     servers = [up, fast_up]
     try:
         gw, gateway = start_gateway(upstream, workers=1)
@@ -421,7 +421,7 @@ def main() -> None:
             f"{b / a:7.2f}×"
         )
     print(
-        f"{'(reference) Gupshup URL, upstream on httptools+uvloop, req/s':62}"
+        f"{'(reference) Gupshup URL, upstream on httptools, req/s':62}"
         f" 1 conn {fast[1].rps:,.0f}, 32 conn {fast[32].rps:,.0f}"
     )
     print(f"\n{'workers (32 connections, req/s)':44} {'1':>18} {'2':>18}")

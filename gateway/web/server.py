@@ -1,5 +1,5 @@
-"""How `python -m gateway` serves: uvicorn on uvloop and httptools, with two guards its
-protocols lack.
+"""How `python -m gateway` serves: uvicorn on httptools (the loop: see gateway.__main__), with
+two guards its protocols lack.
 
 - A deadline for request headers. uvicorn waits forever for a header block that is never
   finished, so idle half-open connections pile up until the process runs out of file

@@ -268,3 +268,12 @@ async def test_required_live_providers_without_credentials_refuse_to_start(
     monkeypatch.setenv("GATEWAY_REQUIRE_LIVE", "gupshup")
     async with serve(create_app(Settings(_env_file=None))) as client:
         assert (await client.get("/readyz")).json()["providers"]["gupshup"] == "live"
+
+
+def test_one_worker_runs_asyncios_loop_several_run_uvloop() -> None:
+    """Measured in bench/README.md: asyncio's loop keeps p99 low for one worker; uvloop
+    spreads a burst of connections over several."""
+    from gateway.__main__ import event_loop
+
+    assert event_loop(1) == "asyncio"
+    assert event_loop(2) == "uvloop"
