@@ -45,7 +45,10 @@ async def get_order(request: Request) -> AsyncIterator[SendOrder]:
     async with read_order(request, request.app.state.send_models) as order:
         if (trace := current_trace()) is not None:
             trace.add("intake", time.perf_counter() - started)
-            trace.provider = order.fields.provider
+            # A label value only for providers this gateway serves: the field is the
+            # caller's, and any other string would be a new time series.
+            served = order.fields.provider in request.app.state.runtime.modes
+            trace.provider = order.fields.provider if served else "unknown"
         yield order
 
 

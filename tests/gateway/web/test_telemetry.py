@@ -109,3 +109,17 @@ async def test_an_unwritable_temp_dir_is_not_ready_and_uploads_get_503(
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"
     assert (answer.json()["code"], answer.json()["retryable"]) == ("not_ready", True)
+
+
+async def test_a_provider_the_gateway_does_not_serve_is_one_label_value(
+    client: httpx.AsyncClient,
+) -> None:
+    """The provider field is the caller's: each unknown name must not open a time series."""
+    for name in ("nope-1", "nope-2"):
+        answer = await client.post(
+            "/send-media", json={"provider": name, "url": "https://e.com/a.pdf"}
+        )
+        assert answer.status_code == 422
+    text = await metrics(client)
+    assert "nope-" not in text
+    assert sample(text, "gateway_sends_total", provider="unknown", outcome="validation_error") >= 2
