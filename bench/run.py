@@ -22,13 +22,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests import samples  # noqa: E402
+
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 BIG_MB = int(os.environ.get("BENCH_BIG_MB", "100"))
 API_KEY = "bench-client-key-0123456789abcdef"
@@ -41,26 +44,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def png(size: int) -> bytes:
-    """A real PNG of about `size` bytes (noise does not compress)."""
-    side = int((size / 3) ** 0.5)
-    rng = random.Random(0)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    raw = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
-    head = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", head)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def mp4_file(path: Path, megabytes: int) -> None:
@@ -282,7 +265,8 @@ def main() -> None:
         gw, gateway = start_gateway(upstream, workers=1)
         servers.append(gw)
         idle_mib = gw.rss_mib()
-        image = png(10_000)
+        side = int((10_000 / 3) ** 0.5)
+        image = samples.png(side, side, noise=True)  # 10 KB
         key = {"X-API-Key": API_KEY}
         media = "https://files.example.com/report.pdf"
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import wave
 import zipfile
 import zlib
 
 
-def png(width: int = 2, height: int = 2) -> bytes:
+def png(width: int = 2, height: int = 2, *, noise: bool = False) -> bytes:
+    """Red pixels, or with `noise` random ones (seeded), which do not compress: a PNG of
+    about 3 * width * height bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    rng = random.Random(0)
+    row = (lambda: rng.randbytes(3 * width)) if noise else (lambda: b"\xff\x00\x00" * width)
+    raw = b"".join(b"\x00" + row() for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +34,13 @@ KAIZALA_APP_ID = "sandbox-application"
 GUPSHUP_EMAIL = "sandbox@example.com"
 UPSTREAM_TIMEOUT_S = 2
 SLOW_S = 6
+
+
+def docker_daemon() -> bool:
+    """Whether docker can run containers: a client without a daemon (as on CI machines
+    here) does not count."""
+    docker = shutil.which("docker")
+    return bool(docker) and subprocess.run([docker, "info"], capture_output=True).returncode == 0
 
 
 def free_port() -> int:

@@ -10,44 +10,35 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests import samples
+from tests.e2e.conftest import ROOT, docker_daemon, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 
 
 def compose_command() -> tuple[list[str], str]:
-    def works(*argv: str) -> bool:
-        return subprocess.run(argv, capture_output=True, check=False).returncode == 0
-
-    # A docker client without a daemon (as on CI machines here) does not count.
-    if shutil.which("docker") and works("docker", "info") and works("docker", "compose", "version"):
+    if (
+        docker_daemon()
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"], "docker"
     if shutil.which("podman-compose") and shutil.which("podman"):
         return ["podman-compose"], "podman"
     pytest.skip("neither docker compose nor podman-compose is installed (.ci/run installs them)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[str, str]]:
+def stack() -> Iterator[tuple[str, str, str]]:
     command, engine = compose_command()
     images = {
         "PYTHON_IMAGE": os.environ.get("GATEWAY_TEST_PYTHON_IMAGE", "python:3.12-slim"),
@@ -76,19 +67,20 @@ def stack() -> Iterator[tuple[str, str]]:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 httpx.get(f"{url}/readyz", timeout=2)
-            if all('"path": "/readyz", "status": 200' in log for log in gateway_logs(project)):
+            if all(
+                '"path": "/readyz", "status": 200' in log for log in gateway_logs(project, engine)
+            ):
                 break
             time.sleep(0.5)
         else:
             logs = subprocess.run([*base, "logs"], env=env, capture_output=True, text=True)
             pytest.fail("the stack never became ready:\n" + (logs.stdout + logs.stderr)[-5000:])
-        yield url, project
+        yield url, project, engine
     finally:
         subprocess.run([*base, "down", "-v"], env=env, capture_output=True, timeout=300)
 
 
-def gateway_logs(project: str) -> list[str]:
-    _, engine = compose_command()
+def gateway_logs(project: str, engine: str) -> list[str]:
     names = subprocess.run(
         [engine, "ps", "--all", "--filter", f"label=com.docker.compose.project={project}",
          "--format", "{{.Names}}"],
@@ -101,8 +93,8 @@ def gateway_logs(project: str) -> list[str]:
     ]
 
 
-def test_one_port_two_replicas_one_redis(stack: tuple[str, str]) -> None:
-    url, project = stack
+def test_one_port_two_replicas_one_redis(stack: tuple[str, str, str]) -> None:
+    url, project, engine = stack
     ready = httpx.get(f"{url}/readyz").json()
     assert ready["redis"] == "ok"
 
@@ -115,7 +107,7 @@ def test_one_port_two_replicas_one_redis(stack: tuple[str, str]) -> None:
         )
         assert sent.status_code == 200, sent.text
     # Both replicas served sends.
-    for log in gateway_logs(project):
+    for log in gateway_logs(project, engine):
         assert '"path": "/send-media"' in log
 
     # Retries are spread over both replicas (round robin), and every one is answered from

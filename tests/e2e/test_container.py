@@ -18,29 +18,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests import samples
+from tests.e2e.conftest import ROOT, docker_daemon, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _engine() -> str | None:
-    if shutil.which("podman"):
-        return "podman"
-    # A docker client without a daemon (as on CI machines here) does not count.
-    docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
-        return "docker"
-    return None
-
-
-ENGINE = _engine()
+ENGINE = "podman" if shutil.which("podman") else "docker" if docker_daemon() else None
 
 
 def engine(
@@ -83,12 +71,6 @@ def image() -> Iterator[Image]:
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     yield Image(name, time.monotonic() - started)
     engine("rmi", "--force", name, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 HARDENED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
