@@ -41,7 +41,7 @@ REQUEST_SECONDS = Histogram(
 )
 SENDS = Counter(
     "gateway_sends",
-    "Sends by outcome: ok, or the problem code of the answer",
+    "Sends by outcome: ok, replayed (a stored answer to a retry), or the answer's problem code",
     ["provider", "media_type", "outcome"],
 )
 UPSTREAM_CALLS = Counter(
@@ -79,6 +79,7 @@ class Trace:
     code: str | None = None  # the problem code of the answer, if it was a problem
     provider: str | None = None
     media_type: str | None = None
+    replayed: bool = False  # answered from the idempotency store: nothing was sent
 
     def add(self, stage: str, seconds: float) -> None:
         self.stages[stage] = self.stages.get(stage, 0.0) + seconds
@@ -138,7 +139,7 @@ def observe_request(route: str, status: int, trace: Trace, seconds: float) -> No
     REQUESTS.labels(route, str(status), code).inc()
     REQUEST_SECONDS.labels(route).observe(seconds)
     if trace.provider is not None:
-        outcome = "ok" if status < 400 else code
+        outcome = "replayed" if trace.replayed else "ok" if status < 400 else code
         SENDS.labels(trace.provider, trace.media_type or "unknown", outcome).inc()
 
 

@@ -30,6 +30,7 @@ from gateway.errors import (
 )
 from gateway.pipeline.intake import SendOrder
 from gateway.state.idempotency import IdempotencyStore, StoredAnswer
+from gateway.telemetry import current_trace
 from gateway.web.problems import render
 from providers.errors import ProviderError, ProviderTimeoutError, Stage
 
@@ -128,6 +129,8 @@ class Idempotency:
 
 
 def _replay(answer: StoredAnswer) -> Response:
+    if (trace := current_trace()) is not None:
+        trace.replayed = True
     return Response(
         content=answer.body,
         status_code=answer.status,

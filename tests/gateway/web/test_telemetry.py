@@ -123,3 +123,29 @@ async def test_a_provider_the_gateway_does_not_serve_is_one_label_value(
     text = await metrics(client)
     assert "nope-" not in text
     assert sample(text, "gateway_sends_total", provider="unknown", outcome="validation_error") >= 2
+
+
+async def test_a_replayed_answer_is_counted_as_replayed_not_as_a_send(
+    client: httpx.AsyncClient,
+) -> None:
+    before = await metrics(client)
+    form = {"provider": "kaizala", "group_id": "g@1"}
+    headers = {"Idempotency-Key": "metrics-replay-0001"}
+    for _ in range(2):
+        answer = await client.post(
+            "/send-media",
+            data=form,
+            files={"file": ("a.png", samples.png(), "image/png")},
+            headers=headers,
+        )
+        assert answer.status_code == 200
+    assert answer.headers["idempotent-replayed"] == "true"
+    after = await metrics(client)
+
+    def grew(**labels: str) -> float:
+        return sample(after, "gateway_sends_total", **labels) - sample(
+            before, "gateway_sends_total", **labels
+        )
+
+    assert grew(provider="kaizala", media_type="image", outcome="ok") == 1
+    assert grew(provider="kaizala", outcome="replayed") == 1
