@@ -9,3 +9,16 @@ for line in (os.getenv("BENCH_HEADERS") or ""):gmatch("[^\n]+") do
   local name, value = line:match("^([^:]+):%s*(.*)$")
   wrk.headers[name] = value
 end
+
+-- A body holding "{n}" gets a counter there, so each request differs: the gateway remembers
+-- a media id per URL (and per file hash), and the same URL sent again would be answered
+-- from that memory without an upstream call. The clock in front keeps a
+-- run from repeating the URLs of the warm-up run before it.
+if wrk.body:find("{n}", 1, true) then
+  local template, n = wrk.body, 0
+  local run = tostring(os.time())  -- a run lasts at least a second, its warm-up too
+  request = function()
+    n = n + 1
+    return wrk.format(nil, nil, nil, (template:gsub("{n}", run .. "-" .. n)))
+  end
+end

@@ -30,6 +30,8 @@ def _kaizala_token(scope: Scope) -> dict[str, Any]:
 
 def _answer(scope: Scope) -> tuple[int, dict[str, Any]]:
     path: str = scope["path"]
+    if path == "/bench/calls":  # how many calls were answered: the bench checks the gateway
+        return 200, {"calls": next(_ids)}  # made one per send and answered none from memory
     n = next(_ids)
     if path == "/v1/accessToken":
         return 200, _kaizala_token(scope)
