@@ -81,6 +81,9 @@ class Capabilities:
     delivery_max_bytes: Mapping[MediaType, int] = field(default_factory=dict)
     # Where delivery takes fewer formats than an upload, per media type.
     delivery_formats: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)
+    # Whether the adapter reads MediaFile.sha256 (to remember media by content, say): the
+    # gateway hashes uploads only when something reads the hash.
+    file_digests: bool = False
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())

@@ -235,6 +235,7 @@ class GupshupProvider:
             delivery_field="to",
             delivery_max_bytes=DELIVERY_MAX_BYTES,
             delivery_formats=DELIVERY_FORMATS,
+            file_digests=True,  # media ids are remembered by the bytes' SHA-256
         )
 
     @property

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar
 
@@ -34,6 +34,10 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FILES = 100
 MAX_FIELDS = 32
+# File bytes are handed to the spool in runs of this size: once a part is past the in-memory
+# spool, every write is a hop to a worker thread (so a slow disk never stalls the loop), and
+# one hop per MiB costs far less than one per socket read of 64 KiB.
+SPOOL_RUN = 1 << 20
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,7 +50,20 @@ class Upload:
     content_type: str | None
     size: int
     stream: BinaryIO
-    sha256: str = ""  # of the bytes, computed while they were spooled (empty for downloads)
+    # Of the bytes, computed while they were spooled when something reads it (the
+    # idempotency fingerprint, a provider that remembers media by content); None otherwise.
+    sha256: str | None = None
+
+    def digest(self) -> str:
+        """The SHA-256 of the bytes: the one computed while spooling, or read now."""
+        if self.sha256 is not None:
+            return self.sha256
+        digest = hashlib.sha256()
+        self.stream.seek(0)
+        while chunk := self.stream.read(SPOOL_RUN):
+            digest.update(chunk)
+        self.stream.seek(0)
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,15 @@ class SendOrder:
 
 
 @contextlib.asynccontextmanager
-async def read_order(request: Request, models: SendModels) -> AsyncIterator[SendOrder]:
-    """The order, whose spooled files are closed when the block ends."""
+async def read_order(
+    request: Request,
+    models: SendModels,
+    *,
+    hash_files: Callable[[str | None], bool] = lambda provider: True,
+) -> AsyncIterator[SendOrder]:
+    """The order, whose spooled files are closed when the block ends. `hash_files` says,
+    given the provider named before a file part (None if not yet named), whether its
+    files' SHA-256 will be read; they are hashed as they are spooled only then."""
     content_type = normalize(request.headers.get("content-type"))
     if content_type == "application/json":
         yield SendOrder(_parse(models.json, await _json_body(request)))
@@ -74,6 +98,7 @@ async def read_order(request: Request, models: SendModels) -> AsyncIterator[Send
         max_files=MAX_FILES,
         max_fields=MAX_FIELDS,
         max_part_size=MAX_FIELD_BYTES,
+        hash_files=hash_files,
     )
     try:
         form = await parser.parse()
@@ -92,21 +117,47 @@ async def read_order(request: Request, models: SendModels) -> AsyncIterator[Send
 
 
 class HashingMultiPartParser(MultiPartParser):
-    """Starlette's multipart parser, which also hashes each file part as it is spooled, so
+    """Starlette's multipart parser, which hands file bytes to the spool in runs of
+    `SPOOL_RUN` and hashes each file part as it is spooled when the hash will be read, so
     the idempotency fingerprint never reads an upload a second time."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, hash_files: Callable[[str | None], bool], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.digests: dict[int, hashlib._Hash] = {}  # id(UploadFile) -> SHA-256 so far
+        self._hash_files = hash_files
+        self._digest: hashlib._Hash | None = None
+        self._run = bytearray()
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        upload = self._current_part.file
+        self._digest = None
+        if upload is not None:
+            provider = next((v for k, v in self.items if k == "provider"), None)
+            if self._hash_files(provider if isinstance(provider, str) else None):
+                self._digest = self.digests[id(upload)] = hashlib.sha256()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        super().on_part_data(data, start, end)
-        upload = self._current_part.file
-        if upload is not None:
-            digest = self.digests.get(id(upload))
-            if digest is None:
-                digest = self.digests[id(upload)] = hashlib.sha256()
-            digest.update(memoryview(data)[start:end])
+        if self._current_part.file is None:
+            super().on_part_data(data, start, end)
+            return
+        chunk = memoryview(data)[start:end]
+        if self._digest is not None:
+            self._digest.update(chunk)
+        self._run += chunk
+        if len(self._run) >= SPOOL_RUN:
+            self._spool_run()
+
+    def on_part_end(self) -> None:
+        if self._current_part.file is not None:
+            self._spool_run()
+        super().on_part_end()
+
+    def _spool_run(self) -> None:
+        # parse() writes what is queued here after each chunk of the request body.
+        if self._run:
+            self._file_parts_to_write.append((self._current_part, self._run))  # type: ignore[arg-type]
+            self._run = bytearray()
 
 
 async def _json_body(request: Request) -> Any:
@@ -154,7 +205,9 @@ def _order_from_form(
                         content_type=value.content_type,
                         size=value.size or 0,
                         stream=value.file,
-                        sha256=(digests.get(id(value)) or hashlib.sha256()).hexdigest(),
+                        sha256=digest.hexdigest()
+                        if (digest := digests.get(id(value))) is not None
+                        else None,
                     )
                 )
         elif key == "file":

@@ -117,6 +117,11 @@ class MediaService:
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
 
+    def reads_digests(self, name: str | None) -> bool:
+        """Whether the provider `name` reads each file's SHA-256 (true when not known)."""
+        provider = self._providers.get(name) if name is not None else None
+        return provider is None or provider.capabilities.file_digests
+
     async def capabilities(self) -> dict[str, dict[str, Any]]:
         """Each provider's capability map, from the declarations sends are checked against."""
         described: dict[str, dict[str, Any]] = {}
@@ -323,7 +328,7 @@ class MediaService:
                 content_type=m,
                 size=u.size,
                 stream=in_place(u.stream),
-                sha256=u.sha256,
+                sha256=u.sha256 or "",
             )
             for u, m in zip(uploads, mimes, strict=True)
         ]

@@ -58,7 +58,7 @@ def check_key(value: str) -> str:
 def fingerprint(order: SendOrder) -> str:
     """SHA-256 over the provider, every field given, and each file's bytes in order."""
     fields = order.fields.model_dump(mode="json", exclude_none=True)
-    files = [upload.sha256 for upload in order.files]
+    files = [upload.digest() for upload in order.files]
     canonical = json.dumps({"fields": fields, "files": files}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -42,7 +42,12 @@ async def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Medi
 
 async def get_order(request: Request) -> AsyncIterator[SendOrder]:
     started = time.perf_counter()
-    async with read_order(request, request.app.state.send_models) as order:
+    service: MediaService = request.app.state.runtime.service
+    # Files are hashed as they arrive only when the hash is read: by the idempotency
+    # fingerprint, or by a provider that remembers media by content.
+    keyed = HEADER in request.headers
+    hash_files = (lambda provider: True) if keyed else service.reads_digests
+    async with read_order(request, request.app.state.send_models, hash_files=hash_files) as order:
         if (trace := current_trace()) is not None:
             trace.add("intake", time.perf_counter() - started)
             # A label value only for providers this gateway serves: the field is the

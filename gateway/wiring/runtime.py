@@ -25,7 +25,7 @@ from gateway.state.tokens import RedisMemo, redis_shares
 from gateway.web.idempotent import Idempotency
 from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
-from gateway.wiring.transport import AiohttpTransport, NoCookies
+from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers import Provider, ProviderSettings, ProviderSpec
 from providers.http import Memo, MemoryMemo, ProviderContext, share_nothing
 
@@ -145,10 +145,10 @@ async def build_runtime(
     modes: dict[str, Literal["live", "sandbox"]] = {}
     for name, spec in specs.items():
         configured = provider_settings[name]
+        client: httpx.AsyncClient
         if configured.live:
-            client = httpx.AsyncClient(
+            client = CookielessClient(
                 transport=AiohttpTransport(limits),
-                cookies=NoCookies(),
                 timeout=timeout,
                 follow_redirects=False,
             )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from gateway.errors import (
@@ -14,7 +17,7 @@ from gateway.errors import (
     UnsupportedMediaError,
 )
 from gateway.pipeline.fields import send_models
-from gateway.pipeline.intake import SendOrder, read_order
+from gateway.pipeline.intake import SPOOL_RUN, SendOrder, read_order
 from providers import discover
 from tests import samples
 
@@ -134,3 +137,87 @@ async def test_long_names_reach_the_checks_whole() -> None:
 async def test_refused_shapes(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         await order_of(**kwargs)
+
+
+def video_of(size: int) -> bytes:
+    head = samples.mp4()
+    return head + random.Random(size).randbytes(size - len(head))
+
+
+async def test_files_are_hashed_as_they_arrive_only_when_the_hash_is_read() -> None:
+    video = video_of(3 * 1024 * 1024)  # past the in-memory spool and a spool run
+    asked: list[str | None] = []
+
+    def hash_for(wanted: set[str]) -> Any:
+        def hash_files(provider: str | None) -> bool:
+            asked.append(provider)
+            return provider in wanted
+
+        return hash_files
+
+    form = {"data": {"provider": "gupshup"}, "files": {"file": ("v.mp4", video, "video/mp4")}}
+    async with read_order(request_of(**form), MODELS, hash_files=hash_for({"gupshup"})) as order:
+        assert order.files[0].sha256 == hashlib.sha256(video).hexdigest()
+    async with read_order(request_of(**form), MODELS, hash_files=hash_for(set())) as order:
+        (upload,) = order.files
+        assert upload.sha256 is None
+        # Whoever needs it after all gets the same hash, read from the spool.
+        assert upload.digest() == hashlib.sha256(video).hexdigest()
+        assert upload.stream.read() == video
+    assert asked == ["gupshup", "gupshup"]
+
+
+async def test_a_file_before_the_provider_is_hashed() -> None:
+    asked: list[str | None] = []
+
+    def hash_files(provider: str | None) -> bool:
+        asked.append(provider)
+        return provider is None
+
+    request = request_of(
+        files=[("file", ("a.png", samples.png(), "image/png")), ("provider", (None, "kaizala"))]
+    )
+    async with read_order(request, MODELS, hash_files=hash_files) as order:
+        assert order.files[0].sha256 == hashlib.sha256(samples.png()).hexdigest()
+    assert asked == [None]
+
+
+async def test_spooled_files_are_written_in_runs_not_per_socket_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    video = video_of(5 * SPOOL_RUN + 12345)
+    built = httpx.Request(
+        "POST",
+        "http://gateway/send-media",
+        data={"provider": "kaizala"},
+        files={"file": ("v.mp4", video, "video/mp4")},
+    )
+    body = built.read()
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]  # as a socket reads
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/send-media",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in built.headers.items()],
+    }
+    writes: list[int] = []
+    write = UploadFile.write
+
+    async def counted(self: UploadFile, data: bytes) -> None:
+        writes.append(len(data))
+        await write(self, data)
+
+    monkeypatch.setattr(UploadFile, "write", counted)
+    async with read_order(Request(scope, receive), MODELS) as order:
+        (upload,) = order.files
+        assert upload.size == len(video)
+        assert upload.stream.read() == video
+    assert sum(writes) == len(video)
+    # A run of at least SPOOL_RUN per write (the last one: the rest), against 80 reads.
+    assert len(writes) <= len(video) // SPOOL_RUN + 1
+    assert all(size >= SPOOL_RUN for size in writes[:-1])

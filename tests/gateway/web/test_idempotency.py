@@ -129,3 +129,30 @@ async def test_idempotency_through_a_real_redis(app_client: AppClient) -> None:
         again = await post(client, key)
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == first.content
+
+
+async def test_files_are_hashed_as_they_arrive_when_a_key_or_the_provider_reads_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.pipeline import intake
+
+    hashed: dict[str | None, bool] = {}
+    parser_init = intake.HashingMultiPartParser.__init__
+
+    def spy(self: Any, *args: Any, hash_files: Any, **kwargs: Any) -> None:
+        def recorded(provider: str | None) -> bool:
+            hashed[provider] = hash_files(provider)
+            return hashed[provider]
+
+        parser_init(self, *args, hash_files=recorded, **kwargs)
+
+    monkeypatch.setattr(intake.HashingMultiPartParser, "__init__", spy)
+    assert (await post(client, None)).status_code == 200
+    assert hashed == {"kaizala": False}  # nothing reads a Kaizala file's hash
+    assert (await post(client, "hashed-1")).status_code == 200
+    assert hashed == {"kaizala": True}  # the fingerprint does
+    gupshup = await client.post(
+        "/send-media", data={"provider": "gupshup"}, files=PNG
+    )  # Gupshup remembers media ids by the bytes' hash
+    assert gupshup.status_code == 200
+    assert hashed == {"kaizala": True, "gupshup": True}

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from gateway.wiring.transport import AiohttpTransport, NoCookies
+from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers.errors import ProviderError, Stage
 from providers.http import Upstream
 from providers.redact import Redactor
@@ -69,9 +69,7 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[tuple[Peer, str
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-    async with httpx.AsyncClient(
-        transport=AiohttpTransport(limits), cookies=NoCookies(), timeout=2
-    ) as c:
+    async with CookielessClient(transport=AiohttpTransport(limits), timeout=2) as c:
         yield c
 
 
@@ -117,6 +115,9 @@ async def test_a_cookie_an_upstream_sets_is_never_sent_back(
     await client.get(f"{base}/b")
     assert all(b"cookie:" not in head.lower() for head, _ in peer.requests)
     assert len(peer.requests) == 2
+    assert not client.cookies
+    with pytest.raises(ValueError, match="no cookies"):
+        client.cookies = {"session": "caller-a"}
 
 
 def closed_port() -> int:
