@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -25,15 +25,33 @@ class MediaType(StrEnum):
     VIDEO = "video"
 
 
+class LiveBody(Protocol):
+    """A file whose bytes are still arriving from the caller (`MediaFile.live`), for an
+    adapter that declares `Capabilities.streams_uploads`.
+
+    `chunks()` gives its `size` bytes: the first time as they arrive, later times (a resend
+    after a 308 or a refreshed token) from the gateway's spool. It ends only once the caller's
+    request was read whole and still asks for exactly this send; otherwise it raises before
+    its last byte, so an upload it feeds never completes at the provider. An adapter sends
+    these bytes and then closes its own request body: nothing it sends may follow them before
+    they end."""
+
+    size: int
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class MediaFile:
-    """One file to send; `stream` is seekable so a call can be resent."""
+    """One file to send; `stream` is seekable so a call can be resent. With `live`, the
+    bytes are still arriving: send them from `live.chunks()`, not from `stream`."""
 
     filename: str
     content_type: str
     size: int
     stream: BinaryIO
     sha256: str = ""  # of the bytes, when known (computed as the upload was spooled)
+    live: LiveBody | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,9 @@ class Capabilities:
     # Whether the adapter reads MediaFile.sha256 (to remember media by content, say): the
     # gateway hashes uploads only when something reads the hash.
     file_digests: bool = False
+    # Whether the adapter sends a file whose bytes are still arriving (MediaFile.live, sent
+    # through providers.http.upload_form): a large upload then goes upstream as it comes in.
+    streams_uploads: bool = False
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())

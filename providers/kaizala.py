@@ -40,6 +40,7 @@ from providers.http import (
     message_of,
     normalize_base,
     status_error,
+    upload_form,
 )
 from providers.redact import Redactor
 
@@ -198,6 +199,7 @@ class KaizalaProvider:
         self._capabilities = Capabilities(
             formats=FORMATS,
             album_sizes=(2, settings.album_max_images),
+            streams_uploads=True,  # a large upload goes to /v1/media as it arrives
         )
 
     @property
@@ -223,9 +225,9 @@ class KaizalaProvider:
             raise
 
     async def _upload(self, request: MediaRequest) -> str:
-        files = [("files", (f.filename, f.stream, f.content_type)) for f in request.files]
         size = sum(f.size for f in request.files)
-        answer = await self._call(Stage.UPLOAD, "/v1/media", upload_bytes=size, files=files)
+        form = upload_form("files", request.files)
+        answer = await self._call(Stage.UPLOAD, "/v1/media", upload_bytes=size, **form)
         media_resource = self._body(answer, Stage.UPLOAD).get("mediaResource")
         if not isinstance(media_resource, str) or not media_resource:
             raise self._unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
@@ -249,7 +251,13 @@ class KaizalaProvider:
         )
 
     async def _call(
-        self, stage: Stage, path: str, *, upload_bytes: int = 0, **content: Any
+        self,
+        stage: Stage,
+        path: str,
+        *,
+        upload_bytes: int = 0,
+        headers: dict[str, str] | None = None,
+        **content: Any,
     ) -> Answer:
         """One resource call: follows 308 moves, and refreshes the token once when refused."""
         token = await self._token()
@@ -258,7 +266,11 @@ class KaizalaProvider:
         while True:
             url = f"{self._base}{path}"
             build = partial(
-                httpx.Request, "POST", url, headers={"accessToken": token.value}, **content
+                httpx.Request,
+                "POST",
+                url,
+                headers={**(headers or {}), "accessToken": token.value},
+                **content,
             )
             answer = await self._upstream.call(stage, build, upload_bytes=upload_bytes)
             if answer.status == 308:

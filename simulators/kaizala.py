@@ -20,6 +20,7 @@ old base gets a 308), `POST /_sandbox/revoke` (every issued token stops working)
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 import uuid
@@ -161,6 +162,7 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
                 "call": "upload",
                 "path": request.url.path,
                 "files": [(f.filename, f.content_type, f.size) for f in files],
+                "sha256": [_digest(f) for f in files],  # the bytes as received
             }
             state.log.append(entry)
             if not files:
@@ -258,6 +260,15 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
         return {"access_tokens": list(state.tokens), "refresh_token": state.refresh_token}
 
     return app
+
+
+def _digest(upload: UploadFile) -> str:
+    digest = hashlib.sha256()
+    upload.file.seek(0)
+    while chunk := upload.file.read(1 << 20):
+        digest.update(chunk)
+    upload.file.seek(0)
+    return digest.hexdigest()
 
 
 def from_env() -> FastAPI:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from gateway.errors import (
+    GatewayError,
     InvalidRequestError,
     PayloadTooLargeError,
     StoreUnavailableError,
@@ -26,7 +27,7 @@ from gateway.errors import (
 )
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import COMMON_FIELDS, non_null
-from gateway.pipeline.intake import SendOrder, Upload
+from gateway.pipeline.intake import LiveUpload, NotStreamableError, SendOrder, Upload
 from gateway.pipeline.sniff import (
     category,
     infer_media_type,
@@ -40,6 +41,7 @@ from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
 from providers.errors import (
     ProviderError,
+    ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitedError,
     TargetError,
@@ -100,7 +102,49 @@ class MediaService:
 
     async def send(self, order: SendOrder, *, reuse_media_id: str | None = None) -> Sent:
         """Check the order against its provider, fetch what must be fetched, and send.
-        `reuse_media_id`: what an earlier attempt of this same send obtained."""
+        `reuse_media_id`: what an earlier attempt of this same send obtained.
+
+        An order with a live file (still arriving) is checked on the parts before it and
+        sent as it comes. When the request turns out not to be the send its first parts
+        announced (a field after the file, another file, another length), the streamed upload
+        is never completed at the provider, and the request is read to its end, checked and
+        sent whole: the answer is the one store-and-forward gives. So it is when the checks
+        of the first parts refuse it (a field they lack may come after the file)."""
+        live = order.live
+        if live is None:
+            return await self._send(order, reuse_media_id)
+        try:
+            sent = await self._send(order, reuse_media_id)
+        except ProviderTimeoutError:
+            if live.failure is not None or not live.stalled:
+                raise
+            # The caller's bytes came slower than the upload's time allows: the provider never
+            # saw the upload end. Read it whole and send it, as store-and-forward does.
+            whole, _ = await live.whole()
+            log.info("upload arrived slower than the upload call's timeout: sent whole")
+        except ProviderError:
+            if live.failure is None:
+                raise  # the provider's own answer to the upload as announced
+            if not isinstance(live.failure, NotStreamableError):
+                raise live.failure from None  # the caller's body broke off: nothing to send
+            whole, _ = await live.whole()
+            log.info("upload not as announced by the parts before it: sent whole")
+        except GatewayError:  # refused before anything went upstream
+            whole, announced = await live.whole()
+            if announced:
+                raise
+            log.info("upload not as announced by the parts before it: sent whole")
+        else:
+            log.info("upload streamed as it arrived", extra={"bytes": live.size})
+            return sent
+        return await self._send(whole, reuse_media_id)
+
+    def streams_uploads(self, name: str | None) -> bool:
+        """Whether a large file for the provider `name` may be sent while it arrives."""
+        provider = self._providers.get(name) if name is not None else None
+        return provider is not None and provider.capabilities.streams_uploads
+
+    async def _send(self, order: SendOrder, reuse_media_id: str | None) -> Sent:
         fields = order.fields
         provider = self._providers.get(fields.provider)
         if provider is None:
@@ -112,7 +156,7 @@ class MediaService:
             async with self._media(order, caps, target) as request:
                 if reuse_media_id is not None:
                     request = dataclasses.replace(request, reuse_media_id=reuse_media_id)
-                delivery = await self._guarded(fields.provider, provider, request)
+                delivery = await self._guarded(fields.provider, provider, request, order.live)
         return Sent(
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
@@ -181,8 +225,11 @@ class MediaService:
         except StoreUnavailableError:
             return "unknown"
 
-    async def _guarded(self, name: str, provider: Provider, request: MediaRequest) -> Delivery:
-        """The send, behind its partition's circuit breaker and outbound rate limit."""
+    async def _guarded(
+        self, name: str, provider: Provider, request: MediaRequest, live: LiveUpload | None
+    ) -> Delivery:
+        """The send, behind its partition's circuit breaker and outbound rate limit; a
+        failure of the caller's `live` upload is not counted against the provider."""
         key = self.partition_of(name, request.target)
         limit = self._limits.get(name)
         try:
@@ -213,6 +260,8 @@ class MediaService:
         except TargetError as exc:
             raise _invalid(exc.field, exc.message) from None
         except ProviderError as exc:
+            if live is not None and live.failure is not None:
+                raise  # the caller's upload failed, not the provider
             failed = isinstance(exc, TransientProviderError) and not isinstance(
                 exc, RateLimitedError
             )
@@ -314,7 +363,10 @@ class MediaService:
                 )
         mimes = [
             resolve_type(
-                read_head(u.stream), filename=u.filename, declared=u.content_type, wanted=wanted
+                u.live.head if u.live is not None else read_head(u.stream),
+                filename=u.filename,
+                declared=u.content_type,
+                wanted=wanted,
             )
             for u in uploads
         ]
@@ -329,6 +381,7 @@ class MediaService:
                 size=u.size,
                 stream=in_place(u.stream),
                 sha256=u.sha256 or "",
+                live=u.live,
             )
             for u, m in zip(uploads, mimes, strict=True)
         ]

@@ -45,9 +45,17 @@ async def get_order(request: Request) -> AsyncIterator[SendOrder]:
     service: MediaService = request.app.state.runtime.service
     # Files are hashed as they arrive only when the hash is read: by the idempotency
     # fingerprint, or by a provider that remembers media by content.
+    # A large file goes upstream while it arrives, unless an Idempotency-Key needs its hash
+    # for the fingerprint before anything is sent.
     keyed = HEADER in request.headers
     hash_files = (lambda provider: True) if keyed else service.reads_digests
-    async with read_order(request, request.app.state.send_models, hash_files=hash_files) as order:
+    stream_files = (lambda provider: False) if keyed else service.streams_uploads
+    async with read_order(
+        request,
+        request.app.state.send_models,
+        hash_files=hash_files,
+        stream_files=stream_files,
+    ) as order:
         if (trace := current_trace()) is not None:
             trace.add("intake", time.perf_counter() - started)
             # A label value only for providers this gateway serves: the field is the

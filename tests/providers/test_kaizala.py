@@ -681,3 +681,62 @@ async def test_secrets_echoed_in_other_forms_are_redacted(
     assert message.startswith("bad request: ")
     assert "[redacted]" in message
     assert echo.rstrip("=…") not in message
+
+
+class Arriving:
+    """A `LiveBody` whose bytes arrive in chunks; counts its passes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.passes = 0
+
+    async def chunks(self) -> Any:
+        self.passes += 1
+        for i in range(0, len(self.data), 1000):
+            await asyncio.sleep(0)
+            yield self.data[i : i + 1000]
+
+
+@respx.mock
+async def test_a_file_still_arriving_is_streamed_and_resent_whole_after_a_refused_token(
+    http: httpx.AsyncClient, clock: Clock
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(
+        side_effect=[token_answer("tok-1"), token_answer("tok-2")]
+    )
+    upload = respx.post(f"{EP}/v1/media").mock(
+        side_effect=[
+            httpx.Response(401, json={"errorCode": "InvalidToken"}),
+            httpx.Response(200, json={"mediaResource": "MR"}),
+        ]
+    )
+    respx.post(f"{EP}/v1/groups/g%401/actions").mock(
+        return_value=httpx.Response(200, json={"referenceId": "ref"})
+    )
+    data = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+    live = Arriving(data)
+    video = MediaFile(
+        filename='clip "1".mp4',
+        content_type="video/mp4",
+        size=len(data),
+        stream=io.BytesIO(b"not these bytes: the live ones"),
+        live=live,
+    )
+    delivery = await provider(http, clock).send(request(MediaType.VIDEO, [video], caption=None))
+
+    assert delivery.media_id == "MR"
+    assert live.passes == 2  # the resend with the new token read the bytes again
+    first, second = (call.request for call in upload.calls)
+    assert (first.headers["accessToken"], second.headers["accessToken"]) == ("tok-1", "tok-2")
+    for sent in (first, second):
+        assert sent.headers["content-length"] == str(len(sent.content))
+        assert "transfer-encoding" not in sent.headers
+        # Exactly what httpx writes for the same file and boundary.
+        expected = httpx.Request(
+            "POST",
+            f"{EP}/v1/media",
+            headers={"Content-Type": sent.headers["content-type"]},
+            files=[("files", ('clip "1".mp4', data, "video/mp4"))],
+        )
+        assert sent.content == expected.read()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gateway.errors import (
     InvalidRequestError,
@@ -17,7 +17,13 @@ from gateway.errors import (
     UnsupportedMediaError,
 )
 from gateway.pipeline.fields import send_models
-from gateway.pipeline.intake import SPOOL_RUN, SendOrder, read_order
+from gateway.pipeline.intake import (
+    SPOOL_RUN,
+    STREAM_FROM,
+    NotStreamableError,
+    SendOrder,
+    read_order,
+)
 from providers import discover
 from tests import samples
 
@@ -221,3 +227,172 @@ async def test_spooled_files_are_written_in_runs_not_per_socket_read(
     # A run of at least SPOOL_RUN per write (the last one: the rest), against 80 reads.
     assert len(writes) <= len(video) // SPOOL_RUN + 1
     assert all(size >= SPOOL_RUN for size in writes[:-1])
+
+
+# ---- a large file handed on while it arrives ----
+
+BIG = video_of(STREAM_FROM + 300_000)
+
+
+def socket_request(
+    body: bytes, headers: dict[str, str], *, chunk: int = 65536, whole: bool = True
+) -> Request:
+    """A request whose body arrives in socket-sized chunks; without `whole`, the caller
+    goes away after sending `body`."""
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)]
+
+    async def receive() -> dict[str, Any]:
+        if not chunks:
+            return {"type": "http.disconnect"}
+        part = chunks.pop(0)
+        return {"type": "http.request", "body": part, "more_body": bool(chunks) or not whole}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/send-media",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    return Request(scope, receive)
+
+
+def form(*parts: tuple[str, Any], epilogue: bytes = b"") -> Request:
+    built = httpx.Request("POST", "http://gateway/send-media", files=list(parts))
+    body = built.read() + epilogue
+    headers = {**built.headers, "content-length": str(len(body))}
+    return socket_request(body, headers)
+
+
+async def read_live(request: Request, **kwargs: Any) -> tuple[SendOrder, bytes]:
+    """The order and what a first pass of its live file gives."""
+    async with read_order(request, MODELS, stream_files=lambda p: p == "kaizala", **kwargs) as o:
+        assert o.live is not None
+        got = bytearray()
+        async for chunk in o.live.chunks():
+            got += chunk
+        return o, bytes(got)
+
+
+async def first_pass(live: Any, error: type[BaseException] = NotStreamableError) -> int:
+    """How many bytes the first pass gives before it raises `error`."""
+    passed = 0
+    try:
+        async for chunk in live.chunks():
+            passed += len(chunk)
+    except error:
+        return passed
+    raise AssertionError(f"the first pass ended without {error.__name__}")
+
+
+PROVIDER = ("provider", (None, "kaizala"))
+GROUP = ("group_id", (None, "g@1"))
+FILE = ("file", ("v.mp4", BIG, "video/mp4"))
+
+
+async def test_a_large_last_file_is_handed_on_as_it_arrives_and_kept_for_a_resend() -> None:
+    async with read_order(
+        form(PROVIDER, GROUP, FILE), MODELS, stream_files=lambda p: p == "kaizala"
+    ) as order:
+        live = order.live
+        assert live is not None
+        (upload,) = order.files
+        # Handed over after its first bytes, long before the body ends: the size is the one
+        # the body's length implies, the head is there for sniffing.
+        assert (upload.size, live.size) == (len(BIG), len(BIG))
+        assert live.head == BIG[:8192]
+        assert order.fields.group_id == "g@1"
+        first = bytearray()
+        async for chunk in live.chunks():
+            first += chunk
+        again = bytearray()
+        async for chunk in live.chunks():  # a resend reads the spool
+            again += chunk
+    assert bytes(first) == BIG
+    assert bytes(again) == BIG
+
+
+@pytest.mark.parametrize(
+    ("parts", "stream_files"),
+    [
+        ((PROVIDER, GROUP, ("file", ("v.mp4", BIG[: STREAM_FROM // 2], "video/mp4"))), True),
+        ((PROVIDER, GROUP, FILE), False),
+        ((GROUP, FILE, PROVIDER), True),  # the provider is not known when the file starts
+    ],
+)
+async def test_a_file_is_read_whole_first_when_it_cannot_be_handed_on(
+    parts: tuple[tuple[str, Any], ...], stream_files: bool
+) -> None:
+    async with read_order(
+        form(*parts), MODELS, stream_files=lambda p: stream_files and p == "kaizala"
+    ) as order:
+        assert order.live is None
+        assert order.fields.provider == "kaizala"
+        (upload,) = order.files
+        assert upload.stream.read(16) == BIG[:16]
+
+
+@pytest.mark.parametrize(
+    ("parts", "epilogue", "late"),
+    [
+        ((PROVIDER, GROUP, FILE, ("caption", (None, "late"))), b"", {"caption": "late"}),
+        ((PROVIDER, FILE, GROUP), b"", {}),
+        ((PROVIDER, GROUP, FILE, ("file", ("b.png", samples.png(), "image/png"))), b"", {}),
+        ((PROVIDER, GROUP, FILE), b"an epilogue after the closing delimiter\r\n", {}),
+    ],
+)
+async def test_a_body_other_than_announced_never_ends_the_first_pass(
+    parts: tuple[tuple[str, Any], ...], epilogue: bytes, late: dict[str, str]
+) -> None:
+    async with read_order(
+        form(*parts, epilogue=epilogue), MODELS, stream_files=lambda p: p == "kaizala"
+    ) as order:
+        live = order.live
+        assert live is not None
+        passed = await first_pass(live)
+        assert passed <= live.size
+        assert isinstance(live.failure, NotStreamableError)
+        whole, announced = await live.whole()
+    assert not announced
+    assert whole.live is None
+    assert whole.files[0].size == len(BIG)
+    assert whole.fields.provider == "kaizala"
+    for name, value in late.items():
+        assert getattr(whole.fields, name) == value
+    assert len(whole.files) == len(parts) - 2 - (parts[-1][0] == "caption")
+
+
+async def test_a_file_longer_than_announced_is_never_given_past_its_size() -> None:
+    built = httpx.Request("POST", "http://gateway/send-media", files=[PROVIDER, GROUP, FILE])
+    body = built.read()
+    assert body.endswith(b"--\r\n")
+    body = body[:-2]  # a closing delimiter without its CRLF: the file is 2 bytes past the guess
+    request = socket_request(body, {**built.headers, "content-length": str(len(body))})
+    async with read_order(request, MODELS, stream_files=lambda p: True) as order:
+        live = order.live
+        assert live is not None
+        assert live.size == len(BIG) - 2
+        assert await first_pass(live) <= live.size
+        whole, announced = await live.whole()
+        assert not announced
+        assert whole.files[0].stream.read() == BIG
+
+
+async def test_a_caller_gone_mid_file_is_the_failure_of_the_live_file() -> None:
+    built = httpx.Request("POST", "http://gateway/send-media", files=[PROVIDER, GROUP, FILE])
+    body = built.read()
+    request = socket_request(body[: len(body) // 2], dict(built.headers), whole=False)
+    async with read_order(request, MODELS, stream_files=lambda p: True) as order:
+        live = order.live
+        assert live is not None
+        assert await first_pass(live, ClientDisconnect) < live.size
+        assert isinstance(live.failure, ClientDisconnect)
+
+
+async def test_a_partial_order_the_first_parts_cannot_make_is_read_whole() -> None:
+    # Whoever lets a file stream before the provider is named gets the whole order.
+    async with read_order(
+        form(GROUP, FILE, PROVIDER), MODELS, stream_files=lambda p: True
+    ) as order:
+        assert order.live is None
+        assert order.fields.provider == "kaizala"
+        assert order.files[0].size == len(BIG)
