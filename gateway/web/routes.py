@@ -226,9 +226,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-async def send_media(
-    request: Request, _: ApiKey, order: Order, service: Service, runtime: CurrentRuntime
-) -> Response:
+async def send_media(request: Request, _: ApiKey, order: Order) -> Response:
     """Send media by file upload (`multipart/form-data`, one or more `file` parts) or by
     reference (`url`, in a form or a JSON body). Two or more images to Kaizala make an album.
 
@@ -237,8 +235,11 @@ async def send_media(
 
     Every failure is an `application/problem+json` document with a stable `code`."""
 
+    # The runtime from the app, not as two more dependencies to solve on every send.
+    runtime: Runtime = request.app.state.runtime
+
     async def send(reuse_media_id: str | None) -> Response:
-        sent = await service.send(order, reuse_media_id=reuse_media_id)
+        sent = await runtime.service.send(order, reuse_media_id=reuse_media_id)
         if (trace := current_trace()) is not None:
             trace.media_type = sent.media_type.value
         body = SendMediaResponse(
@@ -252,7 +253,7 @@ async def send_media(
             sandbox=sent.sandbox,
             request_id=current_request_id() or "",
         )
-        return JSONResponse(body.model_dump(mode="json"))
+        return Response(body.model_dump_json(), media_type="application/json")
 
     if arrived_after_drain(request.scope.get(ARRIVED, time.monotonic())):
         raise ShuttingDownError(

@@ -93,6 +93,14 @@ class _Body(httpx.AsyncByteStream):
         self._response.release()
 
 
+async def _read_small(response: aiohttp.ClientResponse) -> bytes:
+    try:
+        with _mapped():
+            return await response.read()
+    finally:
+        response.release()
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over one aiohttp session, created on first use inside the running loop."""
 
@@ -141,10 +149,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        stream: httpx.AsyncByteStream = _Body(response)
+        if response.content_length is not None and response.content_length <= _CHUNK:
+            # A provider's usual answer, a small JSON document: read at once, and the
+            # connection back to the pool, instead of a stream of one chunk.
+            stream = httpx.ByteStream(await _read_small(response))
         return httpx.Response(
             response.status,
             headers=response.raw_headers,
-            stream=_Body(response),
+            stream=stream,
             request=request,
             extensions=extensions,
         )
