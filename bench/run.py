@@ -208,6 +208,28 @@ def start_upstream(http: str, loop: str) -> tuple[Server, str]:
     return Server(f"upstream ({http}, {loop})", argv, clean_env(), f"{base}/v1/accessToken"), base
 
 
+def start_floor(upstream: str) -> tuple[Server, str]:
+    """bench/floor.py: a raw ASGI app calling the upstream with aiohttp, checking nothing."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.floor:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--http",
+        "httptools",
+        "--loop",
+        "asyncio",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    return Server("floor", argv, {**clean_env(), "BENCH_UPSTREAM": upstream}, base), base
+
+
 def start_gateway(upstream: str, workers: int) -> tuple[Server, str]:
     port = free_port()
     env = {
@@ -358,6 +380,17 @@ def main() -> None:
             for c in (1, 32)
         }
 
+        # The floor: what the server, the client and the loop cost with nothing else.
+        floor, floor_url = start_floor(upstream)
+        servers.append(floor)
+        f = {
+            (name, c): run(Target(floor_url + "/", t.body, t.content_type, {}), c, per_send[name])
+            for name, t in via.items()
+            for c in (1, 32)
+        }
+        floor.stop()
+        servers.remove(floor)
+
         # 100 MB to Kaizala, one upload and eight at once.
         video = work / "video.mp4"
         mp4_file(video, BIG_MB)
@@ -424,6 +457,15 @@ def main() -> None:
         f"{'(reference) Gupshup URL, upstream on httptools, req/s':62}"
         f" 1 conn {fast[1].rps:,.0f}, 32 conn {fast[32].rps:,.0f}"
     )
+    print(
+        f"\n{'floor: bench/floor.py, no checks (see README)':44} {'req/s, 32 conn':>18} "
+        f"{'ratio':>8} {'added p50, 1 conn':>18}"
+    )
+    for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
+        many, added = f[(name, 32)], f[(name, 1)].p50 - d[(name, 1)].p50
+        print(
+            f"{label:44} {many.rps:18,.0f} {many.rps / d[(name, 32)].rps:7.2f}× {added:+15.2f} ms"
+        )
     print(f"\n{'workers (32 connections, req/s)':44} {'1':>18} {'2':>18}")
     for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
         print(f"{label:44} {g[(name, 32)].rps:18,.0f} {w2[name].rps:18,.0f}")
