@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import contextlib
 import dataclasses
@@ -384,6 +385,8 @@ class LiveUpload:
         self._overflow = False
         self._passes = 0
         self._checked = False
+        self._pumping: asyncio.Future[bool] | None = None
+        self._broken: Exception | None = None
 
     @property
     def head(self) -> bytes:
@@ -401,8 +404,31 @@ class LiveUpload:
 
     async def fill_head(self) -> None:
         while len(self._out) < min(SNIFF_BYTES, self.size) and not self.ended:
-            if not await self._reader.pump():
+            if not await self._pump():
                 break
+
+    async def _pump(self) -> bool:
+        """The next chunk, read and spooled to its end even when whoever waits for it is
+        cancelled (an upload call cut short, an early answer): a chunk given up half-way
+        would leave a hole in the spool a resend reads. The next pump waits for it."""
+        if self._broken is not None:
+            raise self._broken
+        if self._pumping is None:
+            self._pumping = asyncio.ensure_future(self._pump_once())
+            self._pumping.add_done_callback(_retrieved)
+        pumping = self._pumping
+        try:
+            return await asyncio.shield(pumping)
+        except Exception as exc:
+            self._broken = exc
+            raise
+        finally:
+            if pumping.done():
+                self._pumping = None
+
+    async def _pump_once(self) -> bool:
+        with body_errors():
+            return await self._reader.pump()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         self._passes += 1
@@ -428,8 +454,7 @@ class LiveUpload:
             if self.ended or self._reader.done:
                 break
             self.stalled = True
-            with body_errors():
-                await self._reader.pump()
+            await self._pump()
             self.stalled = False
         self._out = bytearray()
         await self.complete()
@@ -438,9 +463,8 @@ class LiveUpload:
         """Read the rest of the request; raises NotStreamableError if it is not the send
         announced (then `whole()` is the order as sent)."""
         if not self._checked:
-            with body_errors():
-                while await self._reader.pump():
-                    pass
+            while await self._pump():
+                pass
             self._checked = True
         if self.extra or self._overflow or not self.ended or self._taken != self.size:
             raise NotStreamableError
@@ -455,6 +479,13 @@ class LiveUpload:
             announced = False
         self._reader.live = None
         return self._reader.order(), announced
+
+
+def _retrieved(pumping: asyncio.Future[bool]) -> None:
+    # A pump whose waiter was cancelled may fail with nobody left to ask: not an error
+    # for asyncio to report; the next pump raises it.
+    if not pumping.cancelled():
+        pumping.exception()
 
 
 async def _json_body(request: Request) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from typing import Any
@@ -396,3 +397,41 @@ async def test_a_partial_order_the_first_parts_cannot_make_is_read_whole() -> No
         assert order.live is None
         assert order.fields.provider == "kaizala"
         assert order.files[0].size == len(BIG)
+
+
+async def test_a_first_pass_cut_short_leaves_no_hole_for_the_resend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upload call cut short (an early 401, a timeout) cancels the pass while it waits on
+    the spool: the chunk it was spooling must still land, or the resend sends a hole."""
+    disk = asyncio.Event()
+    waiting = asyncio.Event()
+    write = UploadFile.write
+
+    async def slow_disk(self: UploadFile, data: bytes) -> None:
+        waiting.set()
+        await disk.wait()
+        await write(self, data)
+
+    monkeypatch.setattr(UploadFile, "write", slow_disk)
+    async with read_order(
+        form(PROVIDER, GROUP, FILE), MODELS, stream_files=lambda p: True
+    ) as order:
+        live = order.live
+        assert live is not None
+
+        async def upload_call() -> None:
+            async for _ in live.chunks():
+                pass
+
+        call = asyncio.ensure_future(upload_call())
+        await waiting.wait()  # the first pass is spooling a run
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        disk.set()
+        resent = bytearray()
+        async for chunk in live.chunks():
+            resent += chunk
+        assert live.failure is None
+    assert bytes(resent) == BIG
