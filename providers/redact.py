@@ -24,7 +24,9 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def _fold(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
+    # str.lower() keeps an ASCII text's length (and is faster than translate); only ASCII
+    # letters are folded in any text.
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 def _base64_cores(raw: bytes) -> list[str]:
@@ -93,19 +95,25 @@ class Redactor:
         if not (self._grams or self._whole) or len(text) < MIN_SECRET:
             return text
         # Matched on the text with every %XX decoded, so a secret whose characters are
-        # percent-encoded in any mix is found; `starts` maps back to the text's offsets.
-        decoded, starts = _percent_decoded(text)
+        # percent-encoded in any mix is found; `starts` maps back to the text's offsets
+        # (without a %, offsets are the text's own: no map is built).
+        if "%" in text:
+            decoded, starts = _percent_decoded(text)
+        else:
+            decoded, starts = text, None
         folded = _fold(decoded)
         spans: list[tuple[int, int]] = []
         grams = self._grams
         for i in range(len(folded) - WINDOW + 1):
             if folded[i : i + WINDOW] in grams:
-                spans.append((starts[i], starts[i + WINDOW]))
+                spans.append((i, i + WINDOW))
         for form in self._whole:
             start = folded.find(form)
             while start != -1:
-                spans.append((starts[start], starts[start + len(form)]))
+                spans.append((start, start + len(form)))
                 start = folded.find(form, start + 1)
+        if starts is not None:
+            spans = [(starts[a], starts[b]) for a, b in spans]
         if not spans:
             return text
         merged: list[list[int]] = []

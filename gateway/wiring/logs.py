@@ -29,21 +29,36 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.redact = Redactor(secrets)
+        self._encode = json.JSONEncoder(ensure_ascii=False).encode
+        self._second = -1
+        self._stamp = ""
 
     def format(self, record: logging.LogRecord) -> str:
+        # One line per request: the time, level and logger name are the gateway's own and
+        # carry no secret; everything else is masked.
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or current_request_id(),
+            "message": self.redact(record.getMessage()),
+            "request_id": self._clean(getattr(record, "request_id", None) or current_request_id()),
         }
-        for key, value in vars(record).items():
+        for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
-                entry[key] = value
+                entry[key] = self._clean(value)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(self._clean(entry), ensure_ascii=False)
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return self._encode(entry)
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond; the date and time formatted once a second
+        (the handler's lock is held while a record is formatted)."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        millis = min(999, round((created - second) * 1_000_000) // 1000)
+        return f"{self._stamp}.{millis:03d}+00:00"
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -74,6 +89,12 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, refused: bool 
     handler.setFormatter(JsonFormatter(secrets))
     if refused:
         handler.addFilter(DropStartupTraceback())
+    # Nothing the JSON line shows needs the caller's frame, thread or process looked up per
+    # record (the logging documentation's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

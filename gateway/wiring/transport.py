@@ -23,6 +23,7 @@ import httpx
 from yarl import URL
 
 _CHUNK = 64 * 1024
+_SMALL_BODY = 256 * 1024
 
 
 @contextlib.contextmanager
@@ -127,7 +128,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             data = request.content or None
         except httpx.RequestNotRead:  # a streamed body (a spooled upload): sent as it is read
-            data = request.stream
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) <= _SMALL_BODY:
+                data = await request.aread()  # small: one write, no writer task
+            else:
+                data = request.stream
         with _mapped():
             response = await self._session.request(
                 request.method,
