@@ -373,6 +373,12 @@ class MediaService:
         media_type = self._media_type(wanted, infer_media_type(mimes), mimes)
         for upload, mime in zip(uploads, mimes, strict=True):
             self._check_accepted(fields.provider, caps, media_type, mime, upload.filename)
+        if len(uploads) > 1 and media_type is not MediaType.ALBUM:
+            raise _invalid(
+                "file",
+                f"several files make an album, of images only; send one {media_type.value} "
+                "per request",
+            )
         self._check_delivery(order, caps, target, media_type, uploads, mimes)
         files = [
             MediaFile(

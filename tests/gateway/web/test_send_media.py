@@ -233,6 +233,27 @@ async def test_album_with_a_non_image_is_refused(client: httpx.AsyncClient) -> N
 
 
 @pytest.mark.parametrize(
+    "files",
+    [
+        [("a.mp4", samples.mp4(), "video/mp4"), ("b.mp4", samples.mp4(), "video/mp4")],
+        [("a.pdf", samples.pdf(), "application/pdf"), ("b.pdf", samples.pdf(), "application/pdf")],
+    ],
+    ids=["videos", "documents"],
+)
+async def test_several_files_that_are_not_images_are_refused_before_any_upload(
+    client: httpx.AsyncClient, files: list[tuple[str, bytes, str]]
+) -> None:
+    response = await client.post(
+        "/send-media",
+        data={"provider": "kaizala", "group_id": "g"},
+        files=[("file", f) for f in files],
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert "album, of images only" in body["detail"]
+    assert body["errors"][0]["field"] == "file"
+
+
+@pytest.mark.parametrize(
     ("provider", "extra", "file"),
     [
         # Bytes contradict the declared type.
