@@ -384,6 +384,7 @@ class LiveUpload:
         self._taken = 0
         self._overflow = False
         self._passes = 0
+        self._buffering = True  # until the first pass is over: what it has yet to give
         self._checked = False
         self._pumping: asyncio.Future[bool] | None = None
         self._broken: Exception | None = None
@@ -399,7 +400,7 @@ class LiveUpload:
             self._overflow = True
             data = data[:room]
         self._taken += len(data)
-        if self._passes <= 1:
+        if self._buffering:
             self._out += data
 
     async def fill_head(self) -> None:
@@ -447,22 +448,31 @@ class LiveUpload:
             raise
 
     async def _first_pass(self) -> AsyncIterator[bytes]:
-        while True:
-            if self._out:
-                chunk, self._out = bytes(self._out), bytearray()
-                yield chunk
-            if self.ended or self._reader.done:
-                break
-            self.stalled = True
-            await self._pump()
-            self.stalled = False
-        self._out = bytearray()
+        try:
+            while True:
+                if self._out:
+                    chunk, self._out = bytes(self._out), bytearray()
+                    yield chunk
+                if self.ended or self._reader.done:
+                    break
+                self.stalled = True
+                await self._pump()
+                self.stalled = False
+        finally:
+            self._stop_buffering()
         await self.complete()
+
+    def _stop_buffering(self) -> None:
+        # Whatever reads the rest now (a resend, or the order read whole) reads the spool:
+        # bytes kept for the first pass would hold the rest of the file in memory.
+        self._buffering = False
+        self._out = bytearray()
 
     async def complete(self) -> None:
         """Read the rest of the request; raises NotStreamableError if it is not the send
         announced (then `whole()` is the order as sent)."""
         if not self._checked:
+            self._stop_buffering()
             while await self._pump():
                 pass
             self._checked = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import tracemalloc
 from typing import Any
 
 import httpx
@@ -435,3 +436,26 @@ async def test_a_first_pass_cut_short_leaves_no_hole_for_the_resend(
             resent += chunk
         assert live.failure is None
     assert bytes(resent) == BIG
+
+
+@pytest.mark.parametrize("passes", [0, 1], ids=["refused-before-upload", "upload-cut-short"])
+async def test_reading_the_rest_of_a_live_file_holds_none_of_it_in_memory(passes: int) -> None:
+    """A live file read whole without a first pass (its send refused before any upload) or
+    after one cut short goes to the spool only, not to the first pass's buffer as well."""
+    async with read_order(
+        form(PROVIDER, GROUP, FILE), MODELS, stream_files=lambda p: True
+    ) as order:
+        live = order.live
+        assert live is not None
+        if passes:
+            async for _ in live.chunks():
+                break  # the upload call goes away after the first chunk
+        tracemalloc.start()
+        try:
+            whole, announced = await live.whole()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert announced
+        assert whole.files[0].stream.read() == BIG
+    assert peak < 3 * SPOOL_RUN, f"{peak / 2**20:.1f} MiB held reading an {len(BIG) >> 20} MiB file"
