@@ -115,20 +115,19 @@ class MediaService:
             return await self._send(order, reuse_media_id)
         try:
             sent = await self._send(order, reuse_media_id)
-        except ProviderTimeoutError:
-            if live.failure is not None or not live.stalled:
-                raise
-            # The caller's bytes came slower than the upload's time allows: the provider never
-            # saw the upload end. Read it whole and send it, as store-and-forward does.
-            whole, _ = await live.whole()
-            log.info("upload arrived slower than the upload call's timeout: sent whole")
-        except ProviderError:
-            if live.failure is None:
-                raise  # the provider's own answer to the upload as announced
-            if not isinstance(live.failure, NotStreamableError):
+        except ProviderError as exc:
+            if isinstance(live.failure, NotStreamableError):
+                whole, _ = await live.whole()
+                log.info("upload not as announced by the parts before it: sent whole")
+            elif live.failure is not None:
                 raise live.failure from None  # the caller's body broke off: nothing to send
-            whole, _ = await live.whole()
-            log.info("upload not as announced by the parts before it: sent whole")
+            elif isinstance(exc, ProviderTimeoutError) and live.stalled:
+                # The caller's bytes came slower than the upload's time allows: the provider
+                # never saw the upload end. Read it whole and send it, as store-and-forward.
+                whole, _ = await live.whole()
+                log.info("upload arrived slower than the upload call's timeout: sent whole")
+            else:
+                raise  # the provider's own answer to the upload as announced
         except GatewayError:  # refused before anything went upstream
             whole, announced = await live.whole()
             if announced:
