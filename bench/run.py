@@ -186,46 +186,37 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def start_upstream(http: str, loop: str) -> tuple[Server, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    argv = [
-        # Another interpreter may run the upstream: the same one for a before/after pair.
-        os.environ.get("BENCH_UPSTREAM_PYTHON", sys.executable),
+def uvicorn(app: str, port: int, http: str, loop: str, python: str = sys.executable) -> list[str]:
+    """The command for one uvicorn process of `app`, quiet, on the given parser and loop."""
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    return [
+        python,
         "-m",
         "uvicorn",
-        "bench.upstream:app",
+        app,
         "--port",
         str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
+        *quiet,
         "--http",
         http,
         "--loop",
         loop,
     ]
+
+
+def start_upstream(http: str, loop: str) -> tuple[Server, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # Another interpreter may run the upstream: the same one for a before/after pair.
+    python = os.environ.get("BENCH_UPSTREAM_PYTHON", sys.executable)
+    argv = uvicorn("bench.upstream:app", port, http, loop, python)
     return Server(f"upstream ({http}, {loop})", argv, clean_env(), f"{base}/v1/accessToken"), base
 
 
 def start_floor(upstream: str) -> tuple[Server, str]:
     """bench/floor.py: a raw ASGI app calling the upstream with aiohttp, checking nothing."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.floor:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--http",
-        "httptools",
-        "--loop",
-        "asyncio",
-    ]
+    argv = uvicorn("bench.floor:app", port, "httptools", "asyncio")
     base = f"http://127.0.0.1:{port}"
     return Server("floor", argv, {**clean_env(), "BENCH_UPSTREAM": upstream}, base), base
 
