@@ -50,11 +50,12 @@ def forms_of(secret: str) -> set[str]:
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def _percent_decoded(text: str) -> tuple[str, list[int]]:
+def _percent_decoded(text: str) -> tuple[str, list[int] | None]:
     """`text` with each %XX decoded, and for each character the offset it starts at in
-    `text` (plus one past the end)."""
+    `text` (plus one past the end); None when nothing was decoded (the offsets are the
+    text's own)."""
     if "%" not in text:
-        return text, list(range(len(text) + 1))
+        return text, None
     chars: list[str] = []
     starts: list[int] = []
     i = 0
@@ -95,12 +96,8 @@ class Redactor:
         if not (self._grams or self._whole) or len(text) < MIN_SECRET:
             return text
         # Matched on the text with every %XX decoded, so a secret whose characters are
-        # percent-encoded in any mix is found; `starts` maps back to the text's offsets
-        # (without a %, offsets are the text's own: no map is built).
-        if "%" in text:
-            decoded, starts = _percent_decoded(text)
-        else:
-            decoded, starts = text, None
+        # percent-encoded in any mix is found; `starts` maps back to the text's offsets.
+        decoded, starts = _percent_decoded(text)
         folded = _fold(decoded)
         spans: list[tuple[int, int]] = []
         grams = self._grams
