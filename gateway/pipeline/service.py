@@ -140,8 +140,17 @@ class MediaService:
 
     def streams_uploads(self, name: str | None) -> bool:
         """Whether a large file for the provider `name` may be sent while it arrives."""
+        caps = self._capabilities_of(name)
+        return caps is not None and caps.streams_uploads
+
+    def reads_digests(self, name: str | None) -> bool:
+        """Whether the provider `name` reads each file's SHA-256 (true when not known)."""
+        caps = self._capabilities_of(name)
+        return caps is None or caps.file_digests
+
+    def _capabilities_of(self, name: str | None) -> Capabilities | None:
         provider = self._providers.get(name) if name is not None else None
-        return provider is not None and provider.capabilities.streams_uploads
+        return provider.capabilities if provider is not None else None
 
     async def _send(self, order: SendOrder, reuse_media_id: str | None) -> Sent:
         fields = order.fields
@@ -159,11 +168,6 @@ class MediaService:
         return Sent(
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
         )
-
-    def reads_digests(self, name: str | None) -> bool:
-        """Whether the provider `name` reads each file's SHA-256 (true when not known)."""
-        provider = self._providers.get(name) if name is not None else None
-        return provider is None or provider.capabilities.file_digests
 
     async def capabilities(self) -> dict[str, dict[str, Any]]:
         """Each provider's capability map, from the declarations sends are checked against."""
