@@ -34,26 +34,34 @@ pytestmark = pytest.mark.anyio
 MODELS = send_models(discover())
 
 
-def request_of(**kwargs: Any) -> Request:
-    """A Starlette request with the headers and body httpx would send for `kwargs`."""
-    built = httpx.Request("POST", "http://gateway/send-media", **kwargs)
-    body = built.read()
-    sent = False
+def socket_request(
+    body: bytes, headers: dict[str, str], *, chunk: int = 65536, whole: bool = True
+) -> Request:
+    """A request whose body arrives in socket-sized chunks; without `whole`, the caller
+    goes away after sending `body`."""
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
 
     async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
+        if not chunks:
             return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        part = chunks.pop(0)
+        return {"type": "http.request", "body": part, "more_body": bool(chunks) or not whole}
 
     scope = {
         "type": "http",
         "method": "POST",
         "path": "/send-media",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in built.headers.items()],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
     return Request(scope, receive)
+
+
+def request_of(**kwargs: Any) -> Request:
+    """A Starlette request with the headers and body httpx would send for `kwargs`, the body
+    in one message."""
+    built = httpx.Request("POST", "http://gateway/send-media", **kwargs)
+    body = built.read()
+    return socket_request(body, dict(built.headers), chunk=max(1, len(body)))
 
 
 async def order_of(**kwargs: Any) -> SendOrder:
@@ -200,19 +208,7 @@ async def test_spooled_files_are_written_in_runs_not_per_socket_read(
         data={"provider": "kaizala"},
         files={"file": ("v.mp4", video, "video/mp4")},
     )
-    body = built.read()
-    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]  # as a socket reads
-
-    async def receive() -> dict[str, Any]:
-        chunk = chunks.pop(0)
-        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/send-media",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in built.headers.items()],
-    }
+    request = socket_request(built.read(), dict(built.headers))  # 64 KiB reads
     writes: list[int] = []
     write = UploadFile.write
 
@@ -221,7 +217,7 @@ async def test_spooled_files_are_written_in_runs_not_per_socket_read(
         await write(self, data)
 
     monkeypatch.setattr(UploadFile, "write", counted)
-    async with read_order(Request(scope, receive), MODELS) as order:
+    async with read_order(request, MODELS) as order:
         (upload,) = order.files
         assert upload.size == len(video)
         assert upload.stream.read() == video
@@ -234,28 +230,6 @@ async def test_spooled_files_are_written_in_runs_not_per_socket_read(
 # ---- a large file handed on while it arrives ----
 
 BIG = video_of(STREAM_FROM + 300_000)
-
-
-def socket_request(
-    body: bytes, headers: dict[str, str], *, chunk: int = 65536, whole: bool = True
-) -> Request:
-    """A request whose body arrives in socket-sized chunks; without `whole`, the caller
-    goes away after sending `body`."""
-    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)]
-
-    async def receive() -> dict[str, Any]:
-        if not chunks:
-            return {"type": "http.disconnect"}
-        part = chunks.pop(0)
-        return {"type": "http.request", "body": part, "more_body": bool(chunks) or not whole}
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/send-media",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }
-    return Request(scope, receive)
 
 
 def form(*parts: tuple[str, Any], epilogue: bytes = b"") -> Request:
