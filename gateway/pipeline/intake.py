@@ -377,7 +377,7 @@ class LiveUpload:
         self.ended = False  # the file part's closing boundary was read
         self.extra = False  # a part came after it
         self.failure: BaseException | None = None
-        # The first pass was waiting for the caller's next bytes (when it was cut short).
+        # A pump was waiting for the caller's next bytes when whoever waited was cut short.
         self.stalled = False
         self._reader = reader
         self._out = bytearray()  # read, not yet given to the first pass
@@ -419,7 +419,10 @@ class LiveUpload:
             self._pumping.add_done_callback(_retrieved)
         pumping = self._pumping
         try:
-            return await asyncio.shield(pumping)
+            self.stalled = True
+            more = await asyncio.shield(pumping)
+            self.stalled = False
+            return more
         except Exception as exc:
             self._broken = exc
             raise
@@ -455,9 +458,7 @@ class LiveUpload:
                     yield chunk
                 if self.ended or self._reader.done:
                     break
-                self.stalled = True
                 await self._pump()
-                self.stalled = False
         finally:
             self._stop_buffering()
         await self.complete()

@@ -433,3 +433,39 @@ async def test_reading_the_rest_of_a_live_file_holds_none_of_it_in_memory(passes
         assert announced
         assert whole.files[0].stream.read() == BIG
     assert peak < 3 * SPOOL_RUN, f"{peak / 2**20:.1f} MiB held reading an {len(BIG) >> 20} MiB file"
+
+
+async def test_a_first_pass_waiting_for_the_rest_of_the_body_is_stalled_on_the_caller() -> None:
+    """The file ended, but the body announced more that never comes: an upload call cut
+    short then was waiting on the caller (sent whole, as a slow caller is), not on the
+    provider."""
+    built = httpx.Request("POST", "http://gateway/send-media", files=[PROVIDER, GROUP, FILE])
+    body = built.read()
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+    waiting = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": True}
+        waiting.set()
+        await asyncio.Event().wait()  # the 5,000 bytes more it announced never come
+        raise AssertionError("unreachable")
+
+    headers = {**built.headers, "content-length": str(len(body) + 5000)}
+    scope = socket_request(b"", headers).scope
+    async with read_order(Request(scope, receive), MODELS, stream_files=lambda p: True) as order:
+        live = order.live
+        assert live is not None
+
+        async def upload_call() -> None:
+            async for _ in live.chunks():
+                pass
+
+        call = asyncio.ensure_future(upload_call())
+        await waiting.wait()  # the whole file passed; the rest of the body is awaited
+        assert live.ended
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert live.stalled
+        assert live.failure is None
