@@ -7,14 +7,16 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run HOST=… PORT=…` wins; else GATEWAY_HOST / GATEWAY_PORT (environment or .env),
+# else 127.0.0.1:8000.
+HOST ?=
+PORT ?=
 PYTEST_ARGS ?=
 
 .PHONY: help install install-dev run test lint typecheck openapi bench soak lock image up down clean
 
 help:
-	@echo "make run        install and start the gateway on http://$(HOST):$(PORT) (Swagger UI at /docs)"
+	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
 	@echo "make test       install dev dependencies; run lint, typecheck and every test"
 	@echo "make lint       ruff format check, ruff lint, hadolint"
 	@echo "make typecheck  mypy --strict on gateway/ and providers/"
@@ -43,7 +45,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/python -m gateway --host $(HOST) --port $(PORT)
+	$(BIN)/python -m gateway $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: install-dev
 	$(BIN)/ruff format --check .

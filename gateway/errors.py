@@ -11,7 +11,10 @@
     ├── IdempotencyConflictError 409 idempotency_conflict: the same key is still running
     ├── IdempotencyMismatchError 422 idempotency_conflict: the key was used for another request
     ├── ShuttingDownError        503 not_ready: this replica is shutting down
-    └── StoreUnavailableError    503 store_unavailable: Redis cannot be reached
+    ├── SpoolUnavailableError    503 not_ready: uploads cannot be spooled
+    ├── StoreUnavailableError    503 store_unavailable: Redis cannot be reached
+    └── SendInterruptedError     502 interrupted: an earlier attempt with the key was cut off
+                                 while its delivering call may have left
 
 They are the gateway's own vocabulary, raised by every layer; gateway.web.problems renders
 them, and the providers' errors, as problem documents.
@@ -37,11 +40,13 @@ class GatewayError(Exception):
         *,
         errors: Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = headers
+        self.extensions = extensions
 
 
 class InvalidRequestError(GatewayError):
@@ -114,6 +119,13 @@ class StoreUnavailableError(GatewayError):
     """The shared state (Redis) cannot be reached for a request that needs it."""
 
     code, status, title, retryable = "store_unavailable", 503, "Store unavailable", True
+
+
+class SendInterruptedError(GatewayError):
+    """An earlier attempt with this Idempotency-Key was cut off (its gateway died, or its
+    record could not be finished) while its delivering call may have left."""
+
+    code, status, title = "interrupted", 502, "Send interrupted"
 
 
 def invalid(problems: Sequence[Mapping[str, Any]]) -> InvalidRequestError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -54,6 +54,12 @@ class MediaFile:
     live: LiveBody | None = None
 
 
+# What an adapter awaits just before the call that delivers (a Kaizala post, a Gupshup
+# send) may leave, with the media id it delivers: the gateway records that from then on a
+# retry must not send again. When it raises, the adapter must not make that call.
+BeforeDelivery = Callable[[str | None], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class MediaRequest:
     """A validated send: either `files` or a `url` (for providers that take URLs), and the
@@ -68,6 +74,12 @@ class MediaRequest:
     # A media id an earlier attempt of this same send obtained (its delivery certainly
     # failed): the adapter delivers it instead of uploading the bytes again.
     reuse_media_id: str | None = None
+    before_delivery: BeforeDelivery | None = None
+
+    async def delivering(self, media_id: str | None) -> None:
+        """Announce the delivering call, just before making it (see `BeforeDelivery`)."""
+        if self.before_delivery is not None:
+            await self.before_delivery(media_id)
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,9 @@ class Capabilities:
     # Whether the adapter sends a file whose bytes are still arriving (MediaFile.live, sent
     # through providers.http.upload_form): a large upload then goes upstream as it comes in.
     streams_uploads: bool = False
+    # Whether the adapter calls `MediaRequest.delivering` before the call that delivers;
+    # for one that does not, the gateway counts the whole send as delivering.
+    announces_delivery: bool = False
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())
@@ -135,7 +150,11 @@ class ProviderSettings(BaseSettings):
     """Settings of one provider; `live` is true when real credentials are configured."""
 
     # Never echo a value in a validation error: it may be a credential.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
+    # An empty variable counts as not set, so an .env copied from .env.example runs the
+    # sandboxes (the contract).
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", hide_input_in_errors=True, env_ignore_empty=True
+    )
 
     @property
     def live(self) -> bool:

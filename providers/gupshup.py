@@ -236,6 +236,7 @@ class GupshupProvider:
             delivery_max_bytes=DELIVERY_MAX_BYTES,
             delivery_formats=DELIVERY_FORMATS,
             file_digests=True,  # media ids are remembered by the bytes' SHA-256
+            announces_delivery=True,
         )
 
     @property
@@ -271,6 +272,7 @@ class GupshupProvider:
             return Delivery(media_id=media_id, media_reused=reused)
         try:
             try:
+                await request.delivering(media_id)
                 message_id = await self._deliver(request, app_id, target.to, media_id, token)
             except ProviderRejectedError:
                 if not reused:
@@ -281,6 +283,7 @@ class GupshupProvider:
                 media_id, token = await self._upload(request, app_id, token)
                 await self._remember(key, media_id)
                 reused = False
+                await request.delivering(media_id)
                 message_id = await self._deliver(request, app_id, target.to, media_id, token)
         except ProviderError as exc:
             if exc.stage is Stage.SEND:

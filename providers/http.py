@@ -53,10 +53,11 @@ class Answer:
     content: bytes
 
     def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
+        """The body as JSON, or None when it is not JSON or cannot be read (nested deeper
+        than the parser recurses: any exception, so a hostile answer is only unreadable)."""
         try:
             return json.loads(self.content)
-        except ValueError:
+        except Exception:
             return None
 
 

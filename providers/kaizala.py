@@ -200,6 +200,7 @@ class KaizalaProvider:
             formats=FORMATS,
             album_sizes=(2, settings.album_max_images),
             streams_uploads=True,  # a large upload goes to /v1/media as it arrives
+            announces_delivery=True,
         )
 
     @property
@@ -215,6 +216,7 @@ class KaizalaProvider:
         target = request.target
         assert isinstance(target, KaizalaTarget), "the gateway validates with SPEC.target"
         media_resource = request.reuse_media_id or await self._upload(request)
+        await request.delivering(media_resource)
         try:
             return await self._post(request, target.group_id, media_resource)
         except ProviderError as exc:

@@ -11,6 +11,7 @@ Triggers (reserved app ids that make it fail on demand):
 | `sandbox-500` | 500 "Unable to upload requested Media" |
 | `sandbox-slow` | answers after `slow_s` seconds |
 | `sandbox-garbage` | 200 with an HTML body |
+| `sandbox-deep` | 200 with JSON nested 100,000 deep (deeper than a parser recurses) |
 
 Message triggers (reserved `to` numbers on `POST /partner/app/{appId}/v3/message`):
 
@@ -46,6 +47,7 @@ from providers.gupshup import GupshupSettings
 MAX_FILE_BYTES = 100 * 1024 * 1024
 # The app a sandboxed gateway sends to when the caller names none.
 SANDBOX_APP_ID = "sandbox-app"
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 # Copied from Gupshup's documentation, not imported from the adapter: the simulator stands in
 # for Gupshup, so an adapter that drifts from the documented list is caught, not mirrored.
 ALLOWED_TYPES = frozenset(
@@ -156,6 +158,8 @@ def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
                 await asyncio.sleep(cfg.slow_s)
             if app_id == "sandbox-garbage":
                 return Response("<html>bad gateway</html>", media_type="text/html")
+            if app_id == "sandbox-deep":
+                return Response(DEEP_JSON, media_type="application/json")
             if file is None or not isinstance(file_type, str) or not file_type:
                 return _error(400, "file and file_type are required")
             if file_type not in ALLOWED_TYPES:

@@ -9,6 +9,7 @@ Triggers (reserved values that make it fail on demand):
 | group id | `sandbox-429@1` | 429 with `Retry-After: 7` |
 | group id | `sandbox-slow@1` | answers after `slow_s` seconds |
 | group id | `sandbox-garbage@1` | 200 with an HTML body |
+| group id | `sandbox-deep@1` | 200 with JSON nested 100,000 deep (deeper than a parser recurses) |
 | group id | `sandbox-moved@1` | 308 to a new base, which serves the resend and later calls |
 | file name | `sandbox-415.*`, `sandbox-413.*`, `sandbox-500.*` | that status from /v1/media |
 
@@ -212,6 +213,8 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
                 await asyncio.sleep(cfg.slow_s)
             if trigger == "garbage":
                 return Response("<html>gateway error</html>", media_type="text/html")
+            if trigger == "deep":
+                return Response(b"[" * 100_000 + b"]" * 100_000, media_type="application/json")
         body = payload.get("actionBody") if isinstance(payload, dict) else None
         action = payload.get("actionType") if isinstance(payload, dict) else None
         if action not in ACTION_TYPES or not isinstance(body, dict):

@@ -39,6 +39,7 @@ from gateway.pipeline.sniff import (
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
 from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
+from providers.base import BeforeDelivery
 from providers.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -100,9 +101,16 @@ class MediaService:
         self._breaker = breaker or BreakerPolicy(failures=5, open_s=30.0, trial_s=60.0)
         self._limits = limits or {}
 
-    async def send(self, order: SendOrder, *, reuse_media_id: str | None = None) -> Sent:
+    async def send(
+        self,
+        order: SendOrder,
+        *,
+        reuse_media_id: str | None = None,
+        before_delivery: BeforeDelivery | None = None,
+    ) -> Sent:
         """Check the order against its provider, fetch what must be fetched, and send.
-        `reuse_media_id`: what an earlier attempt of this same send obtained.
+        `reuse_media_id`: what an earlier attempt of this same send obtained;
+        `before_delivery`: awaited just before the call that delivers may leave.
 
         An order with a live file (still arriving) is checked on the parts before it and
         sent as it comes. When the request turns out not to be the send its first parts
@@ -112,9 +120,9 @@ class MediaService:
         of the first parts refuse it (a field they lack may come after the file)."""
         live = order.live
         if live is None:
-            return await self._send(order, reuse_media_id)
+            return await self._send(order, reuse_media_id, before_delivery)
         try:
-            sent = await self._send(order, reuse_media_id)
+            sent = await self._send(order, reuse_media_id, before_delivery)
         except ProviderError as exc:
             if isinstance(live.failure, NotStreamableError):
                 whole, _ = await live.whole()
@@ -136,7 +144,7 @@ class MediaService:
         else:
             log.info("upload streamed as it arrived", extra={"bytes": live.size})
             return sent
-        return await self._send(whole, reuse_media_id)
+        return await self._send(whole, reuse_media_id, before_delivery)
 
     def streams_uploads(self, name: str | None) -> bool:
         """Whether a large file for the provider `name` may be sent while it arrives."""
@@ -152,7 +160,12 @@ class MediaService:
         provider = self._providers.get(name) if name is not None else None
         return provider.capabilities if provider is not None else None
 
-    async def _send(self, order: SendOrder, reuse_media_id: str | None) -> Sent:
+    async def _send(
+        self,
+        order: SendOrder,
+        reuse_media_id: str | None,
+        before_delivery: BeforeDelivery | None = None,
+    ) -> Sent:
         fields = order.fields
         provider = self._providers.get(fields.provider)
         if provider is None:
@@ -162,8 +175,9 @@ class MediaService:
         target = self._check_fields(order, caps)
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
-                if reuse_media_id is not None:
-                    request = dataclasses.replace(request, reuse_media_id=reuse_media_id)
+                request = dataclasses.replace(
+                    request, reuse_media_id=reuse_media_id, before_delivery=before_delivery
+                )
                 delivery = await self._guarded(fields.provider, provider, request, order.live)
         return Sent(
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed
@@ -258,6 +272,9 @@ class MediaService:
         except StoreUnavailableError:
             # Shared state is down: sends without an Idempotency-Key go on, unguarded.
             log.warning("breaker and rate limit skipped: shared state unreachable")
+        if not provider.capabilities.announces_delivery:
+            # It does not say which of its calls delivers: any of them may.
+            await request.delivering(request.reuse_media_id)
         try:
             delivery = await provider.send(request)
         except TargetError as exc:

@@ -53,6 +53,8 @@ def create_app(
                 loaded = preflight(config, registry, provider_settings)
                 configure_logging(config.log_level, secrets_of(config, *loaded.values()))
                 app.state.runtime = await build_runtime(config, registry, loaded, stack)
+                # Before Redis closes: answers still being written get their last tries.
+                stack.push_async_callback(app.state.runtime.idempotency.drain)
             except StartupError as exc:
                 # The one line an operator needs; the server's traceback of it is dropped.
                 configure_logging(config.log_level, secrets_of(config), refused=True)

@@ -2,12 +2,18 @@
 of the contract's "Idempotency and retries":
 
 - the key is 1 to 255 printable ASCII characters, scoped to the caller's API key;
-- the fingerprint is the provider, every field and the SHA-256 of each file's bytes;
+- the fingerprint is the provider, every field, and each file's name, declared type and
+  SHA-256 in order (versioned: a record keeps the version it was written with);
 - a repeat gets the stored answer again with `Idempotent-Replayed: true`, and nothing goes
   upstream; while the first runs, 409 with Retry-After; with another fingerprint, 422;
 - successes and failures whose outcome at the provider is unknown are stored; any other
   failure releases the key, keeping a media id whose delivery certainly failed so the
-  retry does not upload the bytes again.
+  retry does not upload the bytes again;
+- at most once under faults: just before the delivering call may leave, the record says
+  so. From then on nothing frees the key: a gateway killed, a Redis that stalls, an answer
+  that cannot be stored or read leave the key `interrupted` (502, outcome unknown) once its
+  lease ends, never claimable by a retry that would deliver twice. A success is answered
+  even when its record cannot be written at once; writing it goes on in the background.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
@@ -25,14 +32,23 @@ from gateway.errors import (
     GatewayError,
     IdempotencyConflictError,
     IdempotencyMismatchError,
+    SendInterruptedError,
+    StoreUnavailableError,
     field_error,
     invalid,
 )
 from gateway.pipeline.intake import SendOrder
-from gateway.state.idempotency import IdempotencyStore, StoredAnswer
+from gateway.state.idempotency import (
+    Claim,
+    Fingerprint,
+    IdempotencyStore,
+    StoredAnswer,
+    new_token,
+)
 from gateway.telemetry import current_trace
 from gateway.web.problems import render
-from providers.errors import ProviderError, ProviderTimeoutError, Stage
+from providers.base import BeforeDelivery
+from providers.errors import ProviderError
 
 log = logging.getLogger("gateway.idempotency")
 
@@ -41,9 +57,14 @@ REPLAYED = "Idempotent-Replayed"
 # Headers of a stored answer that mean the same on a replay (not X-Request-ID: each request
 # has its own; the original's id stays in the body).
 KEPT_HEADERS = ("retry-after",)
+# How long a step in the request's path waits for the store before going on without it.
+STORE_WAIT_S = 2.0
+# Between two tries at writing an answer the store did not take.
+REWRITE_EVERY_S = 0.5
 
-# A send that has the reuse id of an earlier attempt, and answers; the route provides it.
-Send = Callable[[str | None], Awaitable[Response]]
+# A send, given the media id an earlier attempt left and what to await just before the
+# delivering call; the route provides it.
+Send = Callable[[str | None, BeforeDelivery], Awaitable[Response]]
 
 
 def check_key(value: str) -> str:
@@ -55,12 +76,48 @@ def check_key(value: str) -> str:
     return value
 
 
-def fingerprint(order: SendOrder) -> str:
-    """SHA-256 over the provider, every field given, and each file's bytes in order."""
+def fingerprint(order: SendOrder) -> Fingerprint:
+    """SHA-256 over the provider, every field given, and each file in order: its name, its
+    declared content type and its bytes' SHA-256 (version 2); version 1 had the bytes only."""
     fields = order.fields.model_dump(mode="json", exclude_none=True)
-    files = [upload.digest() for upload in order.files]
-    canonical = json.dumps({"fields": fields, "files": files}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    digests = [upload.digest() for upload in order.files]
+    files = [
+        {"name": upload.filename, "type": upload.content_type, "sha256": digest}
+        for upload, digest in zip(order.files, digests, strict=True)
+    ]
+    return Fingerprint(
+        current=_sha256({"fields": fields, "files": files, "v": 2}),
+        legacy=_sha256({"fields": fields, "files": digests}),
+    )
+
+
+def _sha256(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+class _Attempt:
+    """One claimed attempt: whether its delivering call may have left."""
+
+    def __init__(self, store: IdempotencyStore, record: str, token: str) -> None:
+        self._store, self._record, self.token = store, record, token
+        self.delivering = False
+        self.media_id: str | None = None
+
+    async def before_delivery(self, media_id: str | None) -> None:
+        """Recorded before the call may leave; when it cannot be, the call does not leave."""
+        try:
+            async with asyncio.timeout(STORE_WAIT_S * 2):
+                ours = await self._store.mark_delivering(self._record, self.token, media_id)
+        except TimeoutError:
+            raise StoreUnavailableError(
+                "The gateway's shared state (Redis) did not answer in time; nothing was sent."
+            ) from None
+        if not ours:
+            raise StoreUnavailableError(
+                "This request's idempotency record was lost from the shared state (Redis); "
+                "nothing was sent."
+            )
+        self.delivering, self.media_id = True, media_id
 
 
 class Idempotency:
@@ -70,62 +127,140 @@ class Idempotency:
         self._store = store
         self._ttl_s = ttl_s
         self._lease_s = lease_s
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def run(self, *, caller: str, key: str, order: SendOrder, send: Send) -> Response:
         record = hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()
+        token = new_token()
         claim = await self._store.begin(
-            record, fingerprint(order), lease_s=self._lease_s, ttl_s=self._ttl_s
+            record, fingerprint(order), token, lease_s=self._lease_s, ttl_s=self._ttl_s
         )
-        if claim.kind == "replay":
-            assert claim.answer is not None
-            return _replay(claim.answer)
-        if claim.kind == "in_flight":
-            raise IdempotencyConflictError(
-                f"A request with this {HEADER} is still being served; retry after it ends.",
-                headers={"Retry-After": str(max(1, min(5, math.ceil(claim.retry_after_s))))},
-            )
-        if claim.kind == "mismatch":
-            raise IdempotencyMismatchError(
-                f"This {HEADER} was used for a different request (another provider, fields "
-                "or files); use a new key for a new request."
-            )
+        if claim.kind != "claimed":
+            return _refusal(claim)
+        attempt = _Attempt(self._store, record, token)
         try:
-            response = await send(claim.resume.get("media_id"))
+            response = await send(claim.resume.get("media_id"), attempt.before_delivery)
         except asyncio.CancelledError:
-            # Stopped mid-send (shutdown): the provider may have acted. Never leave the key
-            # claimable by a retry that could deliver twice.
-            unknown = ProviderTimeoutError(
-                "the gateway stopped before the provider answered",
-                provider=order.fields.provider,
-                stage=Stage.POST,
-            )
-            unknown.outcome_unknown = True
-            await asyncio.shield(self._finish(record, claim.token, render(unknown)))
+            # Stopped mid-send (shutdown): once the delivering call may have left, never
+            # leave the key claimable by a retry that could deliver twice.
+            if attempt.delivering:
+                await asyncio.shield(self._keep(record, token, render(_interrupted(attempt))))
+            else:
+                await asyncio.shield(self._release(record, token, {}))
             raise
         except (GatewayError, ProviderError) as exc:
             answer = render(exc)
-            if isinstance(exc, ProviderError) and exc.outcome_unknown:
-                await self._finish(record, claim.token, answer)
+            if _may_have_delivered(exc, attempt):
+                await self._keep(record, token, answer)
             else:
                 media_id = exc.media_id if isinstance(exc, ProviderError) else None
-                resume = {"media_id": media_id} if media_id else {}
-                await self._store.release(record, claim.token, resume, ttl_s=self._ttl_s)
+                await self._release(record, token, {"media_id": media_id} if media_id else {})
+            return answer
+        except Exception as exc:
+            if not attempt.delivering:
+                await self._release(record, token, {})
+                raise
+            # A failure of the gateway's own once the delivering call may have left: the
+            # provider may have acted, so the key keeps that answer.
+            log.error("send failed after its delivering call may have left", exc_info=exc)
+            answer = render(_interrupted(attempt))
+            await self._keep(record, token, answer)
             return answer
         except BaseException:
-            await self._store.release(record, claim.token, {}, ttl_s=self._ttl_s)
+            if not attempt.delivering:
+                await asyncio.shield(self._release(record, token, {}))
             raise
-        await self._finish(record, claim.token, response)
+        await self._keep(record, token, response)
         return response
 
-    async def _finish(self, record: str, token: str, response: Response) -> None:
-        headers = {k: v for k, v in response.headers.items() if k in KEPT_HEADERS}
-        answer = StoredAnswer(
-            status=response.status_code,
-            content_type=response.headers.get("content-type", "application/json"),
-            body=bytes(response.body).decode(),
-            headers=headers,
+    async def _keep(self, record: str, token: str, response: Response) -> None:
+        """Store the answer; when the store does not take it now, the caller still gets its
+        answer and the write is tried again in the background until the lease ends."""
+        answer = _stored(response)
+        try:
+            async with asyncio.timeout(STORE_WAIT_S):
+                await self._store.finish(record, token, answer, ttl_s=self._ttl_s)
+            return
+        except (StoreUnavailableError, TimeoutError):
+            log.error(
+                "answer not stored yet: the shared state did not take it; trying again",
+                extra={"status": answer.status},
+            )
+        task = asyncio.get_running_loop().create_task(self._rewrite(record, token, answer))
+        self._writers.add(task)
+        task.add_done_callback(self._writers.discard)
+
+    async def _rewrite(self, record: str, token: str, answer: StoredAnswer) -> None:
+        until = time.monotonic() + self._lease_s
+        while time.monotonic() < until:
+            await asyncio.sleep(REWRITE_EVERY_S)
+            try:
+                async with asyncio.timeout(STORE_WAIT_S):
+                    await self._store.finish(record, token, answer, ttl_s=self._ttl_s)
+            except (StoreUnavailableError, TimeoutError):
+                continue
+            log.warning("answer stored after the shared state came back")
+            return
+        log.error(
+            "answer never stored: retries with this key will get 'interrupted'",
+            extra={"status": answer.status},
         )
-        await self._store.finish(record, token, answer, ttl_s=self._ttl_s)
+
+    async def _release(self, record: str, token: str, resume: dict[str, str]) -> None:
+        """Free the key (nothing was delivered); a store that cannot be reached only
+        delays that: the lease ends and the record, still pending, may be claimed again."""
+        try:
+            async with asyncio.timeout(STORE_WAIT_S):
+                await self._store.release(record, token, resume, ttl_s=self._ttl_s)
+        except (StoreUnavailableError, TimeoutError):
+            log.warning("key not released: the shared state did not answer")
+
+    async def drain(self) -> None:
+        """Wait for the answers still being written (at shutdown)."""
+        if self._writers:
+            await asyncio.wait(set(self._writers), timeout=STORE_WAIT_S * 2)
+
+
+def _may_have_delivered(exc: GatewayError | ProviderError, attempt: _Attempt) -> bool:
+    if isinstance(exc, ProviderError):
+        return exc.outcome_unknown
+    return attempt.delivering
+
+
+def _interrupted(attempt: _Attempt | Claim) -> SendInterruptedError:
+    media_id = attempt.media_id if isinstance(attempt, _Attempt) else attempt.resume.get("media_id")
+    return SendInterruptedError(
+        f"An earlier attempt with this {HEADER} was cut off while its delivering call was "
+        "in flight; the provider may have acted, so the gateway does not send it again. "
+        "Check the recipient before sending with a new key.",
+        extensions={"outcome": "unknown", "media_id": media_id},
+    )
+
+
+def _refusal(claim: Claim) -> Response:
+    if claim.kind == "replay":
+        assert claim.answer is not None
+        return _replay(claim.answer)
+    if claim.kind == "in_flight":
+        raise IdempotencyConflictError(
+            f"A request with this {HEADER} is still being served; retry after it ends.",
+            headers={"Retry-After": str(max(1, min(5, math.ceil(claim.retry_after_s))))},
+        )
+    if claim.kind == "interrupted":
+        raise _interrupted(claim)
+    raise IdempotencyMismatchError(
+        f"This {HEADER} was used for a different request (another provider, fields "
+        "or files); use a new key for a new request."
+    )
+
+
+def _stored(response: Response) -> StoredAnswer:
+    return StoredAnswer(
+        status=response.status_code,
+        content_type=response.headers.get("content-type", "application/json"),
+        body=bytes(response.body).decode(),
+        headers={k: v for k, v in response.headers.items() if k in KEPT_HEADERS},
+    )
 
 
 def _replay(answer: StoredAnswer) -> Response:

@@ -104,6 +104,7 @@ def render_gateway_error(exc: GatewayError) -> JSONResponse:
         detail=exc.detail,
         retryable=exc.retryable,
         errors=list(exc.errors) if exc.errors is not None else None,
+        **dict(exc.extensions or {}),
     )
     return problem_response(body, headers=exc.headers)
 

@@ -29,6 +29,7 @@ from gateway.web.schemas import (
 )
 from gateway.wiring.lifecycle import arrived_after_drain, draining
 from gateway.wiring.runtime import Runtime, spool_writable
+from providers.base import BeforeDelivery
 
 
 # `async def`: FastAPI would run a plain `def` dependency in a worker thread, per request.
@@ -187,8 +188,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     ),
     502: _error(
-        "The provider failed (`provider_error`) or refused the gateway's credentials "
-        "(`provider_auth_failed`).",
+        "The provider failed (`provider_error`), refused the gateway's credentials "
+        "(`provider_auth_failed`), or an earlier attempt with this Idempotency-Key was cut "
+        "off while its delivering call was in flight (`interrupted`, outcome unknown).",
         _example(
             502, "provider_error", "Provider error", "gupshup could not process the media",
             "gupshup", 500, "Unable to upload requested Media", retryable=True, stage="upload",
@@ -197,6 +199,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             502, "provider_auth_failed", "Provider refused the gateway",
             "kaizala refused the gateway's access token", "kaizala", 401, None, stage="post",
             media_id="kz-media-0f1e2d3c",
+        ),
+        _example(
+            502, "interrupted", "Send interrupted",
+            "An earlier attempt with this Idempotency-Key was cut off while its delivering "
+            "call was in flight; the provider may have acted, so the gateway does not send it "
+            "again. Check the recipient before sending with a new key.",
+            outcome="unknown", media_id="kz-media-0f1e2d3c",
         ),
     ),
     503: _error(
@@ -247,8 +256,12 @@ async def _send_order(request: Request, order: SendOrder) -> Response:
     # The runtime from the app, not as two more dependencies to solve on every send.
     runtime: Runtime = request.app.state.runtime
 
-    async def send(reuse_media_id: str | None) -> Response:
-        sent = await runtime.service.send(order, reuse_media_id=reuse_media_id)
+    async def send(
+        reuse_media_id: str | None, before_delivery: BeforeDelivery | None = None
+    ) -> Response:
+        sent = await runtime.service.send(
+            order, reuse_media_id=reuse_media_id, before_delivery=before_delivery
+        )
         if (trace := current_trace()) is not None:
             trace.media_type = sent.media_type.value
         body = SendMediaResponse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ class JsonFormatter(logging.Formatter):
         self._encode = json.JSONEncoder(ensure_ascii=False).encode
         self._second = -1
         self._stamp = ""
+        # Which worker wrote the line, with GATEWAY_WORKERS > 1; each builds its own.
+        self._pid = os.getpid()
 
     def format(self, record: logging.LogRecord) -> str:
         # One line per request: the time, level and logger name are the gateway's own and
@@ -40,6 +43,7 @@ class JsonFormatter(logging.Formatter):
             "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": self._pid,
             "message": self.redact(record.getMessage()),
             "request_id": self._clean(getattr(record, "request_id", None) or current_request_id()),
         }

@@ -8,10 +8,14 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.pipeline.fetch import Fetcher, address_allowed
 from gateway.pipeline.service import MediaService, OutboundLimit
@@ -99,6 +103,11 @@ def preflight(
             f"GATEWAY_REQUIRE_LIVE names unknown providers: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(loaded))})"
         )
+    if unknown := sorted(set(settings.rate_limits) - set(loaded)):
+        raise StartupError(
+            f"GATEWAY_RATE_LIMITS names unknown providers: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(loaded))})"
+        )
     if missing := sorted(required - set(live)):
         raise StartupError(
             f"GATEWAY_REQUIRE_LIVE needs live credentials for {', '.join(missing)}, and none "
@@ -115,14 +124,32 @@ def preflight(
 
 
 def secrets_of(*models: Any) -> list[str]:
-    """Every SecretStr value in the given settings, so logs can mask them."""
+    """Every SecretStr value in the given settings, so logs can mask them; of a URL (the
+    Redis URL), only its credentials: its host and port are no secret, and masking any run
+    of the whole URL would mask them wherever they appear."""
     found: list[str] = []
     for model in models:
         for name in type(model).model_fields:
             value = getattr(model, name)
             values = value if isinstance(value, list) else [value]
-            found += [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+            for secret in (v.get_secret_value() for v in values if isinstance(v, SecretStr)):
+                found += _credentials_of(secret)
     return found
+
+
+def _credentials_of(secret: str) -> list[str]:
+    try:
+        url = urlsplit(secret)
+        password = url.password
+    except ValueError:
+        return [secret]
+    if not (url.scheme and url.netloc):
+        return [secret]
+    query = [value for key, value in parse_qsl(url.query) if key.lower() in _SECRET_PARAMS]
+    return [part for part in (password, *query) if part]
+
+
+_SECRET_PARAMS = frozenset({"password", "pass", "token", "secret"})
 
 
 async def build_runtime(
@@ -134,7 +161,15 @@ async def build_runtime(
     redis: Redis | None = None
     if settings.redis_url is not None:
         redis = Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
+            settings.redis_url.get_secret_value(),
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            # A pooled connection that a Redis restart closed is tried once more on a new
+            # one (every script is safe to send twice: gateway.state). A stalled Redis is
+            # not waited for twice: its timeout is the answer.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError],
+            health_check_interval=30,
         )
         stack.push_async_callback(redis.aclose)
     shares = redis_shares(redis) if redis is not None else share_nothing

@@ -22,8 +22,13 @@ class Settings(BaseSettings):
 
     # Never echo a value in a validation error: GATEWAY_API_KEYS and GATEWAY_REDIS_URL hold
     # secrets, and any variable may hold one pasted by mistake.
+    # An empty variable counts as not set (an .env copied from deploy/.env.example).
     model_config = SettingsConfigDict(
-        env_prefix="GATEWAY_", env_file=".env", extra="ignore", hide_input_in_errors=True
+        env_prefix="GATEWAY_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,
+        env_ignore_empty=True,
     )
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)

@@ -51,6 +51,11 @@ def stack() -> Iterator[tuple[str, str, str]]:
                 f"image {image} is not available to {engine} and no registry is assumed; "
                 "run .ci/container-setup and export what it prints"
             )
+    # The README's recipe: `cp deploy/.env.example deploy/.env && make up`.
+    dotenv = COMPOSE_FILE.parent / ".env"
+    made_dotenv = not dotenv.exists()
+    if made_dotenv:
+        shutil.copyfile(COMPOSE_FILE.parent / ".env.example", dotenv)
     project = f"gwtest{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = {**os.environ, **images, "GATEWAY_PUBLISH": f"127.0.0.1:{port}"}
@@ -78,6 +83,8 @@ def stack() -> Iterator[tuple[str, str, str]]:
         yield url, project, engine
     finally:
         subprocess.run([*base, "down", "-v"], env=env, capture_output=True, timeout=300)
+        if made_dotenv:
+            dotenv.unlink()
 
 
 def gateway_logs(project: str, engine: str) -> list[str]:
@@ -91,6 +98,16 @@ def gateway_logs(project: str, engine: str) -> list[str]:
     return [
         subprocess.run([engine, "logs", n], capture_output=True, text=True).stdout for n in gateways
     ]
+
+
+def container_of(project: str, engine: str, service: str) -> str:
+    names = subprocess.run(
+        [engine, "ps", "--filter", f"label=com.docker.compose.project={project}",
+         "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert len(names) == 1, names
+    return names[0]
 
 
 def test_one_port_two_replicas_one_redis(stack: tuple[str, str, str]) -> None:
@@ -121,3 +138,22 @@ def test_one_port_two_replicas_one_redis(stack: tuple[str, str, str]) -> None:
         assert again.status_code == 200
         assert again.headers.get("idempotent-replayed") == "true"
         assert again.json()["media_id"] == first.json()["media_id"]
+
+
+def test_keys_outlive_a_redis_restart(stack: tuple[str, str, str]) -> None:
+    url, project, engine = stack
+    key = uuid.uuid4().hex
+    link = {"provider": "gupshup", "url": "https://e.com/restart.pdf"}
+    first = httpx.post(f"{url}/send-media", json=link, headers={"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
+    redis = container_of(project, engine, "redis")
+    subprocess.run([engine, "restart", redis], check=True, capture_output=True, timeout=120)
+    deadline = time.monotonic() + 60
+    again = httpx.post(f"{url}/send-media", json=link, headers={"Idempotency-Key": key})
+    while again.status_code == 503 and time.monotonic() < deadline:  # Redis still loading
+        time.sleep(0.5)
+        again = httpx.post(f"{url}/send-media", json=link, headers={"Idempotency-Key": key})
+    assert again.status_code == 200, again.text
+    # Kept in the append-only file: a replay, not a second send.
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["media_id"] == first.json()["media_id"]

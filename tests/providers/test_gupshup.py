@@ -203,6 +203,9 @@ async def test_refused_login_fails_at_auth(http: httpx.AsyncClient) -> None:
         (httpx.Response(502, text="<html>bad gateway</html>"), pe.ProviderFailedError, None),
         (httpx.Response(200, text="<html>ok?</html>"), pe.ProviderFailedError, None),
         (httpx.Response(200, json={"status": "error", "message": "weird"}), pe.ProviderFailedError, "weird"),
+        # Deeper than json.loads recurses: unreadable, never an exception of another type.
+        (httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000), pe.ProviderFailedError, None),
+        (httpx.Response(500, content=b"[" * 100_000 + b"]" * 100_000), pe.ProviderFailedError, None),
     ],
 )  # fmt: skip
 @respx.mock

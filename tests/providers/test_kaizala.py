@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 from typing import Any
@@ -740,3 +741,55 @@ async def test_a_file_still_arriving_is_streamed_and_resent_whole_after_a_refuse
             files=[("files", ('clip "1".mp4', data, "video/mp4"))],
         )
         assert sent.content == expected.read()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than json.loads recurses
+
+
+@pytest.mark.parametrize("status", [200, 500, 400])
+@respx.mock
+async def test_an_answer_nested_too_deep_to_parse_is_only_unreadable(
+    http: httpx.AsyncClient, clock: Clock, status: int
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer())
+    respx.post(f"{EP}/v1/media").mock(
+        return_value=httpx.Response(200, json={"mediaResource": "MR"})
+    )
+    respx.post(url__regex=r".*/actions$").mock(return_value=httpx.Response(status, content=DEEP))
+    with pytest.raises(pe.ProviderError) as caught:
+        await provider(http, clock).send(request())
+    error = caught.value
+    assert type(error) is (pe.ProviderRejectedError if status == 400 else pe.ProviderFailedError)
+    assert (error.stage, error.media_id) == (pe.Stage.POST, "MR")
+    # A 200 or a 5xx that cannot be read may have been acted on: never posted again.
+    assert error.outcome_unknown is (status != 400)
+
+
+@respx.mock
+async def test_the_post_is_announced_before_it_leaves_and_not_made_when_refused(
+    http: httpx.AsyncClient, clock: Clock
+) -> None:
+    respx.get(f"{AUTH}/v1/accessToken").mock(return_value=token_answer())
+    respx.post(f"{EP}/v1/media").mock(
+        return_value=httpx.Response(200, json={"mediaResource": "MR"})
+    )
+    post = respx.post(url__regex=r".*/actions$").mock(
+        return_value=httpx.Response(200, json={"referenceId": "ref"})
+    )
+    announced: list[tuple[str | None, int]] = []
+
+    async def before(media_id: str | None) -> None:
+        announced.append((media_id, post.call_count))
+
+    await provider(http, clock).send(dataclasses.replace(request(), before_delivery=before))
+    assert announced == [("MR", 0)]  # with the media id, before the post
+
+    class Refused(Exception):
+        pass
+
+    async def refuse(media_id: str | None) -> None:
+        raise Refused
+
+    with pytest.raises(Refused):
+        await provider(http, clock).send(dataclasses.replace(request(), before_delivery=refuse))
+    assert post.call_count == 1

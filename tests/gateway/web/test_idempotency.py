@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 
+from gateway.errors import StoreUnavailableError
+from gateway.pipeline.service import MediaService
+from gateway.state.idempotency import MemoryIdempotencyStore
+from gateway.web.app import create_app
+from gateway.wiring.settings import Settings
 from tests import samples
 from tests.conftest import NO_REDIS, redis_url
-from tests.gateway.conftest import AppClient
+from tests.gateway.conftest import AppClient, serve
 from tests.gateway.web.test_send_media import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -156,3 +163,110 @@ async def test_files_are_hashed_as_they_arrive_when_a_key_or_the_provider_reads_
     )  # Gupshup remembers media ids by the bytes' hash
     assert gupshup.status_code == 200
     assert hashed == {"kaizala": True, "gupshup": True}
+
+
+class FlakyStore:
+    """The in-process store, with steps that fail like a stalled Redis while told to."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryIdempotencyStore()
+        self.failing: set[str] = set()
+        self.finished = 0
+
+    def _check(self, step: str) -> None:
+        if step in self.failing:
+            raise StoreUnavailableError("The gateway's shared state (Redis) cannot be reached.")
+
+    async def begin(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("begin")
+        return await self.inner.begin(*args, **kwargs)
+
+    async def mark_delivering(self, *args: Any) -> bool:
+        self._check("mark")
+        return await self.inner.mark_delivering(*args)
+
+    async def finish(self, *args: Any, **kwargs: Any) -> None:
+        self._check("finish")
+        self.finished += 1
+        await self.inner.finish(*args, **kwargs)
+
+    async def release(self, *args: Any, **kwargs: Any) -> None:
+        self._check("release")
+        await self.inner.release(*args, **kwargs)
+
+
+@asynccontextmanager
+async def flaky_gateway(
+    **settings: Any,
+) -> AsyncIterator[tuple[httpx.AsyncClient, FlakyStore, Any]]:
+    app = create_app(Settings(_env_file=None, **settings))
+    async with serve(app) as client:
+        store = FlakyStore()
+        runtime = app.state.runtime
+        runtime.idempotency._store = store
+
+        async def posts(group: str) -> int:
+            sandbox = runtime.providers["kaizala"]._upstream.client
+            log = (await sandbox.get("http://kaizala.sandbox/_sandbox/log")).json()
+            return sum(1 for e in log if e["call"] == "post" and e["group"] == group)
+
+        yield client, store, posts
+
+
+async def test_a_success_is_answered_when_its_record_cannot_be_written_and_stored_later() -> None:
+    async with flaky_gateway() as (client, store, posts):
+        store.failing.add("finish")
+        first = await post(client, "order-1")
+        assert first.status_code == 200  # delivered: the caller hears so
+        assert await posts("g@1") == 1
+        busy = await post(client, "order-1")  # its record still says "delivering"
+        assert_problem(busy, 409, "idempotency_conflict")
+        store.failing.clear()
+        for _ in range(50):  # the write is tried again in the background
+            if store.finished:
+                break
+            await asyncio.sleep(0.05)
+        again = await post(client, "order-1")
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.content == first.content
+        assert await posts("g@1") == 1
+
+
+async def test_a_delivery_that_cannot_be_recorded_first_is_not_made() -> None:
+    async with flaky_gateway() as (client, store, posts):
+        store.failing.add("mark")
+        refused = assert_problem(await post(client, "order-1"), 503, "store_unavailable")
+        assert refused["retryable"] is True
+        assert await posts("g@1") == 0
+        store.failing.clear()
+        assert (await post(client, "order-1")).status_code == 200
+        assert await posts("g@1") == 1
+
+
+async def test_any_failure_after_the_delivering_call_keeps_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async with flaky_gateway() as (client, _, posts):
+        # Fails after the post went out (the breaker's bookkeeping), with no gateway type.
+        monkeypatch.setattr(MediaService, "_record", broken)
+        first = assert_problem(await post(client, "order-1"), 502, "interrupted")
+        assert (first["outcome"], first["retryable"]) == ("unknown", False)
+        for _ in range(3):
+            again = await post(client, "order-1")
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json() == first
+        assert await posts("g@1") == 1
+
+
+async def test_an_unkeyed_failure_of_that_kind_is_still_a_problem_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async with flaky_gateway() as (client, _, _posts):
+        monkeypatch.setattr(MediaService, "_record", broken)
+        assert_problem(await post(client, None), 500, "internal_error")

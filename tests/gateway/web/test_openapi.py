@@ -50,7 +50,7 @@ async def test_each_error_status_has_its_own_example_with_the_right_code(
         "422": {"validation_error", "url_not_allowed", "url_fetch_failed", "idempotency_conflict"},
         "429": {"rate_limited"},
         "500": {"internal_error"},
-        "502": {"provider_error", "provider_auth_failed"},
+        "502": {"provider_error", "provider_auth_failed", "interrupted"},
         "503": {"provider_unavailable", "overloaded", "store_unavailable"},
         "504": {"provider_timeout"},
     }

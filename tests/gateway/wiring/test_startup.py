@@ -277,3 +277,35 @@ def test_one_worker_runs_asyncios_loop_several_run_uvloop() -> None:
 
     assert event_loop(1) == "asyncio"
     assert event_loop(2) == "uvloop"
+
+
+async def test_an_env_copied_from_the_compose_example_runs_the_sandboxes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The conftest runs each test in its own folder: this .env is the only one read.
+    (tmp_path / ".env").write_text((ROOT / "deploy" / ".env.example").read_text())
+    monkeypatch.setenv("KAIZALA_ACCESS_TOKEN", "")  # an empty variable is unset too
+    async with serve(create_app()) as client:
+        ready = (await client.get("/readyz")).json()
+    assert ready["providers"] == {"kaizala": "sandbox", "gupshup": "sandbox"}
+
+
+async def test_a_misspelt_provider_in_the_rate_limits_refuses_to_start() -> None:
+    with pytest.raises(StartupError, match="GATEWAY_RATE_LIMITS names unknown providers: kaizla"):
+        async with serve(create_app(Settings(_env_file=None, rate_limits="kaizla=10/1"))):
+            pass
+
+
+def test_only_the_credentials_of_the_redis_url_are_masked() -> None:
+    from gateway.wiring.runtime import secrets_of
+
+    settings = Settings(_env_file=None, redis_url="redis://gw:s3cret-pass@127.0.0.1:19201/0")
+    formatter = JsonFormatter(secrets_of(settings))
+    shown = "Uvicorn running on http://127.0.0.1:19201; redis at 127.0.0.1:19201/0"
+    leaked = "connect redis://gw:s3cret-pass@127.0.0.1:19201/0"
+    for text, expected in (
+        (shown, shown),
+        (leaked, "connect redis://gw:[redacted]@127.0.0.1:19201/0"),
+    ):
+        record = logging.makeLogRecord({"msg": text, "args": ()})
+        assert json.loads(formatter.format(record))["message"] == expected
