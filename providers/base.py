@@ -6,7 +6,7 @@ import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +132,16 @@ class Provider(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     async def send(self, request: MediaRequest) -> Delivery: ...
+
+
+@runtime_checkable
+class ResolvesTargets(Protocol):
+    """A provider whose target fields have defaults from its configuration (Gupshup's
+    default app): the gateway limits, breaks and checks a send by its resolved target."""
+
+    def resolve(self, target: BaseModel) -> BaseModel:
+        """`target` with every default applied (never a call: no I/O)."""
+        ...
 
 
 _PLACEHOLDERS = (

@@ -243,6 +243,13 @@ class GupshupProvider:
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
+    def resolve(self, target: BaseModel) -> BaseModel:
+        """The target with the default app (GUPSHUP_APP_ID) when it names none."""
+        assert isinstance(target, GupshupTarget)
+        if target.app_id is not None or self._settings.app_id is None:
+            return target
+        return target.model_copy(update={"app_id": self._settings.app_id})
+
     async def send(self, request: MediaRequest) -> Delivery:
         target = request.target
         assert isinstance(target, GupshupTarget), "the gateway validates with SPEC.target"

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
@@ -267,6 +268,12 @@ class Upstream:
                 provider=self.provider,
                 stage=stage,
             ) from None
+        except (_AnswerEncodingError, zlib.error):
+            raise ProviderFailedError(
+                f"{self.provider} answered in an encoding it was not asked for, or broken",
+                provider=self.provider,
+                stage=stage,
+            ) from None
         except Exception as exc:
             # A URL the provider handed us that httpx cannot use, a body that cannot be
             # encoded, a broken transport: never a 500 for the caller, always in the log.
@@ -395,16 +402,52 @@ class _AnswerTooLargeError(Exception):
     pass
 
 
+class _AnswerEncodingError(Exception):
+    pass
+
+
+# zlib's window bits per Content-Encoding: gzip, and deflate as zlib data (raw deflate, which
+# some servers send, is the fallback).
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
 async def _read_capped(response: httpx.Response) -> bytes:
+    """The answer's bytes, decoded, at most MAX_ANSWER_BYTES of them. The gateway asks for
+    `identity`; a provider that compresses anyway is inflated here, never more than the cap
+    at a time (httpx's decoders inflate a whole chunk: 500 KB of deflate can be 500 MB)."""
+    if response.is_stream_consumed:  # built in memory (a mock transport): read already
+        if len(response.content) > MAX_ANSWER_BYTES:
+            raise _AnswerTooLargeError
+        return response.content
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflate: Any = None
+    if encoding not in ("", "identity"):
+        if encoding not in _WBITS:
+            raise _AnswerEncodingError
+        inflate = zlib.decompressobj(_WBITS[encoding])
     chunks: list[bytes] = []
     size = 0
-    # Decoded bytes are counted, so a compressed answer cannot inflate past the cap either.
-    async for chunk in response.aiter_bytes():
+    async for raw in response.aiter_raw():
+        chunk = raw
+        if inflate is not None:
+            try:
+                chunk = inflate.decompress(raw, MAX_ANSWER_BYTES + 1 - size)
+            except zlib.error:
+                if size or encoding != "deflate" or inflate.unused_data:
+                    raise _AnswerEncodingError from None
+                inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                chunk = inflate.decompress(raw, MAX_ANSWER_BYTES + 1 - size)
+            if inflate.unconsumed_tail:
+                raise _AnswerTooLargeError
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             raise _AnswerTooLargeError
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# What every adapter's client sends: answers uncompressed (they are small JSON documents).
+CLIENT_HEADERS = {"Accept-Encoding": "identity"}
 
 
 def status_error(status: int) -> type[ProviderError]:

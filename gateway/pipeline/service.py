@@ -39,7 +39,7 @@ from gateway.pipeline.sniff import (
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
 from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
-from providers.base import BeforeDelivery
+from providers.base import BeforeDelivery, ResolvesTargets
 from providers.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -172,7 +172,7 @@ class MediaService:
             names = ", ".join(sorted(self._providers)) or "none"
             raise _invalid("provider", f"unknown provider; configured: {names}")
         caps = provider.capabilities
-        target = self._check_fields(order, caps)
+        target = _resolved(provider, self._check_fields(order, caps))
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
                 request = dataclasses.replace(
@@ -234,6 +234,8 @@ class MediaService:
             return name
         if target is None:
             target = self._targets[name].model_construct()  # its defaults, unvalidated
+            if (provider := self._providers.get(name)) is not None:
+                target = _resolved(provider, target)
         return f"{name}:{limit.partition(target)}"
 
     async def breaker_state(self, name: str) -> str:
@@ -496,6 +498,11 @@ class MediaService:
                 f"{provider} does not accept {mime} as {media_type.value} ({name!r}); "
                 f"it accepts {accepted}."
             )
+
+
+def _resolved(provider: Provider, target: BaseModel) -> BaseModel:
+    """The target as the provider will serve it: its defaults applied."""
+    return provider.resolve(target) if isinstance(provider, ResolvesTargets) else target
 
 
 def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:

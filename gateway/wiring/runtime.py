@@ -31,7 +31,7 @@ from gateway.web.middleware import BodyPolicy
 from gateway.wiring.settings import Settings, StartupError, load
 from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers import Provider, ProviderSettings, ProviderSpec
-from providers.http import Memo, MemoryMemo, ProviderContext, share_nothing
+from providers.http import CLIENT_HEADERS, Memo, MemoryMemo, ProviderContext, share_nothing
 
 log = logging.getLogger("gateway")
 
@@ -186,12 +186,13 @@ async def build_runtime(
                 transport=AiohttpTransport(limits),
                 timeout=timeout,
                 follow_redirects=False,
+                headers=CLIENT_HEADERS,
             )
             modes[name] = "live"
         elif (simulator := spec.load_simulator()) is not None:
             sandbox = simulator(configured)
             transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
-            client = httpx.AsyncClient(transport=transport, timeout=timeout)
+            client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=CLIENT_HEADERS)
             configured = sandbox.settings
             modes[name] = "sandbox"
         else:

@@ -277,3 +277,70 @@ async def test_a_large_upload_gets_time_for_its_size_within_the_deadline() -> No
         assert (await upstream.call(Stage.UPLOAD, build, upload_bytes=1 << 20)).status == 200
         with request_deadline(0.2), pytest.raises(ProviderTimeoutError):
             await upstream.call(Stage.UPLOAD, build, upload_bytes=1 << 20)
+
+
+class _Streamed(httpx.AsyncByteStream):
+    """An answer's body as a real transport gives it: in chunks, not read yet."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for start in range(0, len(self._body), 65536):
+            yield self._body[start : start + 65536]
+
+
+def _upstream_answering(status: int, headers: dict[str, str], body: bytes) -> Upstream:
+    def answer(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, stream=_Streamed(body))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    return Upstream(client, provider="p", timeout=5, redact=Redactor())
+
+
+def _deflated(data: bytes, wbits: int) -> bytes:
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("encoding", "wbits"), [("deflate", 15), ("deflate", -15), ("gzip", 31)])
+async def test_a_compressed_answer_is_inflated_no_further_than_the_cap(
+    encoding: str, wbits: int
+) -> None:
+    import tracemalloc
+
+    bomb = _deflated(b"\0" * (500 << 20), wbits)  # 500 MB in about 500 KB
+    upstream = _upstream_answering(200, {"Content-Encoding": encoding}, bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(pe.ProviderFailedError, match="more than"):
+            await upstream.call(Stage.POST, lambda: httpx.Request("POST", "https://p.test/"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20  # never the whole inflated answer
+    small = _upstream_answering(200, {"Content-Encoding": encoding}, _deflated(b'{"ok": 1}', wbits))
+    answer = await small.call(Stage.POST, lambda: httpx.Request("POST", "https://p.test/"))
+    assert answer.json() == {"ok": 1}
+
+
+@pytest.mark.anyio
+async def test_an_answer_in_an_encoding_not_asked_for_is_unreadable() -> None:
+    upstream = _upstream_answering(200, {"Content-Encoding": "br"}, b"\x0b\x02\x80{}\x03")
+    with pytest.raises(pe.ProviderFailedError, match="encoding"):
+        await upstream.call(Stage.POST, lambda: httpx.Request("POST", "https://p.test/"))
+
+
+@pytest.mark.anyio
+async def test_the_providers_clients_ask_for_uncompressed_answers() -> None:
+    from gateway.web.app import create_app
+    from gateway.wiring.settings import Settings
+    from tests.gateway.conftest import serve
+
+    app = create_app(Settings(_env_file=None))
+    async with serve(app):
+        for provider in app.state.runtime.providers.values():
+            assert provider._upstream.client.headers["accept-encoding"] == "identity"

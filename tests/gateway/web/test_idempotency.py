@@ -270,3 +270,24 @@ async def test_an_unkeyed_failure_of_that_kind_is_still_a_problem_document(
     async with flaky_gateway() as (client, _, _posts):
         monkeypatch.setattr(MediaService, "_record", broken)
         assert_problem(await post(client, None), 500, "internal_error")
+
+
+async def test_the_same_bytes_under_another_name_or_type_are_another_request(
+    client: httpx.AsyncClient,
+) -> None:
+    pdf = samples.pdf()
+    first = await client.post(
+        "/send-media",
+        headers={"Idempotency-Key": "doc-1"},
+        data={"provider": "gupshup", "to": "919876543210"},
+        files={"file": ("report.pdf", pdf, "application/pdf")},
+    )
+    assert first.status_code == 200, first.text
+    for name, ctype in (("other.pdf", "application/pdf"), ("report.pdf", "application/x-pdf")):
+        renamed = await client.post(
+            "/send-media",
+            headers={"Idempotency-Key": "doc-1"},
+            data={"provider": "gupshup", "to": "919876543210"},
+            files={"file": (name, pdf, ctype)},
+        )
+        assert_problem(renamed, 422, "idempotency_conflict")

@@ -111,11 +111,30 @@ async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> Non
     app = create_app(Settings(_env_file=None, breaker_failures=2))
     async with serve(app) as client:
         service = app.state.runtime.service
-        key = service.partition_of("gupshup", service._targets["gupshup"](app_id=None))
+        key = service.partition_of("gupshup", service._targets["gupshup"](app_id="sandbox-app"))
         for _ in range(2):
             await service._guards.record(key, False, BreakerPolicy(2, 30, 60))
         ready = (await client.get("/readyz")).json()
         described = (await client.get("/providers")).json()["providers"]
-    assert key == "gupshup:"
+    assert key == "gupshup:sandbox-app"  # the default app, resolved
     assert ready["breakers"]["gupshup"] == "open"
     assert described["gupshup"]["breaker"] == "open"
+
+
+async def test_sends_without_app_id_and_naming_the_default_app_share_one_limit(
+    app_client: AppClient,
+) -> None:
+    async with app_client(rate_limits="gupshup=2/60") as client:
+
+        async def send(**fields: str) -> httpx.Response:
+            return await client.post(
+                "/send-media",
+                json={"provider": "gupshup", "url": "https://e.com/a.pdf", **fields},
+            )
+
+        assert (await send()).status_code == 200
+        assert (await send(app_id="sandbox-app")).status_code == 200
+        # Both forms are the one default app: its third send is over the limit either way.
+        assert_problem(await send(), 429, "rate_limited")
+        assert_problem(await send(app_id="sandbox-app"), 429, "rate_limited")
+        assert (await send(app_id="other-app")).status_code != 429
