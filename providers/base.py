@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -142,6 +143,18 @@ class ResolvesTargets(Protocol):
     def resolve(self, target: BaseModel) -> BaseModel:
         """`target` with every default applied (never a call: no I/O)."""
         ...
+
+
+_UNSAFE_IN_ID = re.compile(r"[/\\%\x00-\x1f\x7f-\x9f]")
+
+
+def opaque_id(value: str) -> str:
+    """A target id (a group, an app) that goes into a URL path as one segment: opaque, but
+    never `.` or `..` (which a URL normalises away) and never with `/`, `\\`, `%` or a
+    control character. For a target model's `field_validator`."""
+    if value in (".", "..") or _UNSAFE_IN_ID.search(value):
+        raise ValueError("must not be . or .., nor contain /, \\, % or a control character")
+    return value
 
 
 _PLACEHOLDERS = (

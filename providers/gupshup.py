@@ -22,6 +22,7 @@ from providers.base import (
     MediaType,
     ProviderSettings,
     ProviderSpec,
+    opaque_id,
 )
 from providers.errors import (
     ProviderError,
@@ -168,6 +169,11 @@ class GupshupTarget(BaseModel):
         "number with its country code, digits only (a leading + is allowed).",
         examples=["919876543210"],
     )
+
+    @field_validator("app_id")
+    @classmethod
+    def _safe_app_id(cls, value: str | None) -> str | None:
+        return value if value is None else opaque_id(value)
 
     @field_validator("to")
     @classmethod

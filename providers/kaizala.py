@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urljoin
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import (
@@ -21,6 +21,7 @@ from providers.base import (
     MediaType,
     ProviderSettings,
     ProviderSpec,
+    opaque_id,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -150,6 +151,8 @@ class KaizalaTarget(BaseModel):
         description="Kaizala: the target group (public groups look like `<guid>@1`).",
         examples=["6a4f8c1e-0000-4000-8000-000000000000@1"],
     )
+
+    _safe_id = field_validator("group_id")(opaque_id)
 
 
 class KaizalaProvider:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 
-from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
+from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
 from providers.http import usable_url, within
+
+log = logging.getLogger("gateway.fetch")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 SPOOL_BYTES = 1024 * 1024
@@ -58,6 +61,47 @@ def address_allowed(address: str) -> bool:
             return False
         candidates += embedded_ipv4(ip)
     return all(c.is_global and not c.is_multicast for c in candidates)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# What GATEWAY_FETCH_ALLOW_PRIVATE=true allows: loopback and the private ranges.
+PRIVATE_NETWORKS: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+        "100.64.0.0/10", "fc00::/7",
+    )
+)  # fmt: skip
+# Never fetched from, whatever GATEWAY_FETCH_ALLOW_PRIVATE says: link-local (where clouds
+# serve their metadata and credentials), the metadata addresses outside it, unspecified
+# ("this host"), multicast and broadcast.
+ALWAYS_REFUSED: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32",
+        "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8", "255.255.255.255/32",
+    )
+)  # fmt: skip
+
+
+def fetch_policy(allow: Iterable[Network] = ()) -> Callable[[str], bool]:
+    """Public unicast addresses, and those in `allow` (GATEWAY_FETCH_ALLOW_PRIVATE) unless
+    they, or an IPv4 address they carry, are in ALWAYS_REFUSED."""
+    extra = tuple(allow)
+
+    def allowed(address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+        if isinstance(ip, ipaddress.IPv6Address):
+            candidates += embedded_ipv4(ip)
+        if any(c in net for c in candidates for net in ALWAYS_REFUSED if c.version == net.version):
+            return False
+        if address_allowed(address):
+            return True
+        return any(ip in net for net in extra if ip.version == net.version)
+
+    return allowed
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -156,6 +200,12 @@ class Fetcher:
             )
         if isinstance(exc, TimeoutError):
             return UrlFetchFailedError(f"The URL did not download within {self._timeout:g} s.")
+        if isinstance(exc, OSError):  # the spool's disk is full or gone, not the URL's fault
+            log.error("a download could not be spooled", exc_info=exc)
+            return SpoolUnavailableError(
+                "This replica cannot spool downloads (its temporary directory is full or not "
+                "writable); send again, another replica takes it."
+            )
         if isinstance(exc, httpcore.TimeoutException):
             return UrlFetchFailedError("The URL's server did not answer in time.")
         if isinstance(exc, httpcore.ConnectError | httpcore.UnsupportedProtocol):

@@ -270,7 +270,10 @@ class FormReader(HashingMultiPartParser):
             "on_headers_finished": self.on_headers_finished,
             "on_end": self.on_end,
         }
-        self._parser = multipart.MultipartParser(boundary, callbacks)
+        try:
+            self._parser = multipart.MultipartParser(boundary, callbacks)
+        except FormParserError as exc:  # a boundary over python-multipart's 256 characters
+            raise MultiPartException(f"Invalid multipart boundary: {exc}") from None
 
     async def pump(self) -> bool:
         """Read and parse the next chunk of the body; False once it was read whole. Safe to

@@ -17,7 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.pipeline.fetch import Fetcher, address_allowed
+from gateway.pipeline.fetch import Fetcher, fetch_policy
 from gateway.pipeline.service import MediaService, OutboundLimit
 from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
@@ -39,11 +39,6 @@ log = logging.getLogger("gateway")
 ENVELOPE_BYTES = 64 * 1024
 # The claim is taken after the body was read, and the deadline bounds all that follows.
 LEASE_MARGIN_S = 5.0
-
-
-def allow_any(address: str) -> bool:
-    """The fetch policy of GATEWAY_FETCH_ALLOW_PRIVATE=true: every address may be reached."""
-    return True
 
 
 @dataclass
@@ -205,7 +200,7 @@ async def build_runtime(
         providers[name] = spec.build(configured, context)
 
     fetcher = Fetcher(
-        allowed=allow_any if settings.fetch_allow_private else address_allowed,
+        allowed=fetch_policy(settings.fetch_allow_private),
         timeout=settings.fetch_timeout_s,
         max_redirects=settings.fetch_max_redirects,
     )

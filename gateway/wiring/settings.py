@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.pipeline.fetch import PRIVATE_NETWORKS
 
 MIB = 1024 * 1024
 
@@ -43,7 +46,11 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(default=60.0, gt=0, le=600)
     request_deadline_s: float = Field(default=150.0, gt=0, le=3600)
     max_upload_bytes: int = Field(default=100 * MIB, gt=0)
-    fetch_allow_private: bool = False
+    # Networks URL downloads may reach although not public: "true" for loopback and the
+    # private ranges, or CIDRs, comma-separated (gateway.pipeline.fetch.fetch_policy).
+    fetch_allow_private: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
     fetch_timeout_s: float = Field(default=30.0, gt=0, le=600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
     client_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
@@ -69,6 +76,29 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("fetch_allow_private", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text in ("", "false", "0", "no", "off"):
+            return []
+        if text in ("true", "1", "yes", "on"):
+            return list(PRIVATE_NETWORKS)
+        networks = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            try:
+                networks.append(ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    "must be true, false, or networks in CIDR form, comma-separated "
+                    "(10.20.0.0/16,fd12::/64)"
+                ) from None
+        return networks
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -178,8 +178,8 @@ async def test_group_id_is_url_encoded(http: httpx.AsyncClient, clock: Clock) ->
     post = respx.post(url__regex=r".*/actions$").mock(
         return_value=httpx.Response(200, json={"referenceId": "r"})
     )
-    await provider(http, clock).send(request(group="a/b?c#d@1"))
-    assert post.calls.last.request.url.raw_path == b"/v1/groups/a%2Fb%3Fc%23d%401/actions"
+    await provider(http, clock).send(request(group="a?b c#d@1"))
+    assert post.calls.last.request.url.raw_path == b"/v1/groups/a%3Fb%20c%23d%401/actions"
 
 
 @respx.mock

@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gateway.errors import UrlFetchFailedError, UrlNotAllowedError
-from gateway.pipeline.fetch import Fetcher, address_allowed
-from gateway.wiring.runtime import allow_any
+from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
+from gateway.pipeline import fetch
+from gateway.pipeline.fetch import PRIVATE_NETWORKS, Fetcher, address_allowed, fetch_policy
+from gateway.wiring.settings import Settings
 from tests import samples
 
 pytestmark = pytest.mark.anyio
@@ -110,7 +111,11 @@ def origin() -> Iterator[str]:
 
 
 def fetcher(**overrides: object) -> Fetcher:
-    options: dict[str, object] = {"allowed": allow_any, "timeout": 5.0, "max_redirects": 3}
+    options: dict[str, object] = {
+        "allowed": fetch_policy(PRIVATE_NETWORKS),
+        "timeout": 5.0,
+        "max_redirects": 3,
+    }
     options.update(overrides)
     return Fetcher(**options)  # type: ignore[arg-type]
 
@@ -183,3 +188,48 @@ async def test_a_non_ascii_redirect_is_followed_encoded(origin: str) -> None:
     with pytest.raises(UrlFetchFailedError, match="HTTP 404"):
         await f.fetch(f"{origin}/to-unicode", limit=10_000)
     await f.aclose()
+
+
+@pytest.mark.parametrize(
+    ("setting", "address", "allowed"),
+    [
+        ("true", "127.0.0.1", True),
+        ("true", "10.1.2.3", True),
+        ("true", "fd12::1", True),
+        ("true", "8.8.8.8", True),
+        # Whatever the setting says: link-local, metadata, unspecified.
+        ("true", "169.254.169.254", False),
+        ("true", "fe80::1", False),
+        ("true", "fd00:ec2::254", False),
+        ("true", "0.0.0.0", False),
+        ("true", "::", False),
+        ("true", "224.0.0.1", False),
+        ("0.0.0.0/0,::/0", "169.254.169.254", False),
+        ("0.0.0.0/0,::/0", "::ffff:169.254.169.254", False),
+        ("0.0.0.0/0,::/0", "0.0.0.0", False),
+        ("0.0.0.0/0,::/0", "10.9.9.9", True),
+        # A list allows what it names, and nothing else that is not public.
+        ("10.20.0.0/16", "10.20.3.4", True),
+        ("10.20.0.0/16", "10.21.3.4", False),
+        ("10.20.0.0/16", "127.0.0.1", False),
+        ("false", "127.0.0.1", False),
+        ("", "10.1.2.3", False),
+    ],
+)
+def test_allow_private_is_a_list_of_networks_that_never_opens_metadata(
+    setting: str, address: str, allowed: bool
+) -> None:
+    networks = Settings(_env_file=None, fetch_allow_private=setting).fetch_allow_private
+    assert fetch_policy(networks)(address) is allowed
+
+
+async def test_a_full_spool_disk_is_not_ready_not_a_500(
+    origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FullDisk(fetch.SpooledTemporaryFile):  # type: ignore[type-arg]
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fetch, "SpooledTemporaryFile", FullDisk)
+    with pytest.raises(SpoolUnavailableError, match="cannot spool downloads"):
+        await fetcher().fetch(f"{origin}/big", limit=100_000)

@@ -685,3 +685,33 @@ async def test_no_form_of_any_shape_is_a_500(
 ) -> None:
     response = await client.post("/send-media", data=fields, files={"file": (name, data)})
     assert response.status_code < 500 or response.json()["code"] != "internal_error", response.text
+
+
+@pytest.mark.parametrize("length", [256, 257, 2000])
+async def test_a_boundary_too_long_for_the_parser_is_a_validation_error(
+    client: httpx.AsyncClient, length: int
+) -> None:
+    boundary = "b" * length
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="provider"\r\n\r\nkaizala\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    response = await client.post(
+        "/send-media",
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("value", [".", "..", "a/b", "..%2f", "a\\b", "x\x01y"])
+@pytest.mark.parametrize(("provider", "field"), [("kaizala", "group_id"), ("gupshup", "app_id")])
+async def test_an_id_that_would_change_the_upstream_path_is_refused(
+    client: httpx.AsyncClient, provider: str, field: str, value: str
+) -> None:
+    response = await client.post(
+        "/send-media",
+        json={"provider": provider, field: value, "url": "https://e.com/a.png"},
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in body["errors"]] == [field]

@@ -44,7 +44,7 @@ def test_keys_are_split_and_trimmed_and_the_level_is_case_insensitive(
         ),
         (
             {"GATEWAY_FETCH_ALLOW_PRIVATE": "perhaps"},
-            "GATEWAY_FETCH_ALLOW_PRIVATE: Input should be a valid boolean",
+            "GATEWAY_FETCH_ALLOW_PRIVATE: must be true, false, or networks in CIDR form",
         ),
     ],
 )
