@@ -473,10 +473,13 @@ class GupshupProvider:
     def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
         """Every failed Gupshup answer maps to the error tree here, by status."""
         kind = status_error(answer.status)
+        failed = (
+            "could not send the message" if stage is Stage.SEND else "could not process the media"
+        )
         detail = {
             400: f"gupshup refused the request at {stage.value}",
             413: "gupshup refused the file as too large",
-            500: "gupshup could not process the media",
+            500: f"gupshup {failed}",
         }.get(answer.status, f"gupshup answered {answer.status} at {stage.value}")
         return self._upstream.error(kind, detail, answer, stage, message_of(answer.json()))
 

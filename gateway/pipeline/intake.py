@@ -554,7 +554,13 @@ def _order_from_form(
                 )
         elif key == "file":
             if value:
-                problems.append(field_error("file", "file must be a file; send a link in url"))
+                problems.append(
+                    field_error(
+                        "file",
+                        "file must be a file, not text: with curl, put @ before the path "
+                        "(-F file=@photo.png); send a link in url",
+                    )
+                )
         elif key in values:
             problems.append(field_error(key, "the field is given more than once"))
         elif value != "":

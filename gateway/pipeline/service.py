@@ -463,8 +463,8 @@ class MediaService:
         for upload in uploads:
             if most is not None and upload.size > most:
                 raise PayloadTooLargeError(
-                    f"{upload.filename!r} is {upload.size} bytes; {name} delivers "
-                    f"{media_type.value} of at most {most} bytes."
+                    f"{upload.filename!r} is {_megabytes(upload.size)}; {name} delivers "
+                    f"{media_type.value} of at most {_megabytes(most)} ({most} bytes)."
                 )
 
     @staticmethod
@@ -498,6 +498,11 @@ class MediaService:
                 f"{provider} does not accept {mime} as {media_type.value} ({name!r}); "
                 f"it accepts {accepted}."
             )
+
+
+def _megabytes(size: int) -> str:
+    """A size as WhatsApp states its limits: 5 MB for 5 MiB."""
+    return f"{size / (1 << 20):.3g} MB"
 
 
 def _resolved(provider: Provider, target: BaseModel) -> BaseModel:

@@ -12,7 +12,11 @@ from fastapi_offline import FastAPIOffline
 from gateway.pipeline.fields import send_models
 from gateway.telemetry import observe_call
 from gateway.web import problems
-from gateway.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from gateway.web.middleware import (
+    BodyLimitMiddleware,
+    DocsHeadersMiddleware,
+    RequestContextMiddleware,
+)
 from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
 from gateway.wiring.lifecycle import defer_exit_signals, draining
@@ -75,13 +79,15 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        # The API key stays in the page while it is open, never in the browser's storage.
+        swagger_ui_parameters={"persistAuthorization": False, "displayRequestDuration": True},
     )
     models = send_models(registry)
     app.state.send_models = models
     app.include_router(build_router(send_media_extra(models, registry)))
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, policy=lambda: app.state.runtime.body_policy)
+    app.add_middleware(DocsHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     mark_problems(app)
     return app

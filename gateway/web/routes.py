@@ -219,7 +219,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
         _example(
             503, "overloaded", "Overloaded",
-            "The gateway is serving its limit of 256 connections; retry shortly.",
+            "The gateway is serving its limit of 256 sends; retry shortly.",
             retryable=True,
         ),
         _example(

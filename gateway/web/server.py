@@ -5,9 +5,10 @@ two guards its protocols lack.
   finished, so idle half-open connections pile up until the process runs out of file
   descriptors. Here a connection that has not delivered complete headers within
   GATEWAY_CLIENT_HEADER_TIMEOUT_S of opening (or of its previous response) is closed.
-- A cap on concurrency (GATEWAY_MAX_CONCURRENCY), counted as uvicorn's `limit_concurrency`
-  counts it (open connections and requests in progress), but answered with a problem
-  document instead of uvicorn's plain-text 503.
+- A cap on concurrency (GATEWAY_MAX_CONCURRENCY): the `/send-media` requests in progress
+  in this process, answered with a problem document. Probes, metrics and docs are never
+  refused, and idle connections do not count: under load is exactly when a liveness probe
+  that failed would restart the pod, and a scrape that failed would hide why.
 
 Request bodies are bounded in time by `gateway.web.middleware.BodyLimitMiddleware`.
 """
@@ -101,16 +102,35 @@ class _Guard:
             self.transport.close()
 
     def _capped(self, app: ASGIApp) -> ASGIApp:
-        limit, connections, tasks = self._limit, self.connections, self.tasks
+        limit = self._limit
 
         async def capped(scope: Scope, receive: Receive, send: Send) -> None:
-            # This request's own task and connection are in the sets already.
-            if len(tasks) > limit or len(connections) > limit:
+            if scope.get("path") not in CAPPED_PATHS:
+                await app(scope, receive, send)
+                return
+            if _sends.in_flight >= limit:
                 await _overloaded(scope, receive, send, limit)
                 return
-            await app(scope, receive, send)
+            _sends.in_flight += 1
+            try:
+                await app(scope, receive, send)
+            finally:
+                _sends.in_flight -= 1
 
         return capped
+
+
+# What the cap counts: the sends (every other route answers at once, whatever the load).
+CAPPED_PATHS = frozenset({"/send-media"})
+
+
+class _InFlight:
+    """The sends in progress in this process (every connection's protocol shares it)."""
+
+    in_flight = 0
+
+
+_sends = _InFlight()
 
 
 async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -121,7 +141,7 @@ async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) ->
             code="overloaded",
             status=503,
             title="Overloaded",
-            detail=f"The gateway is serving its limit of {limit} connections; retry shortly.",
+            detail=f"The gateway is serving its limit of {limit} sends; retry shortly.",
             retryable=True,
         )
         response = problems.problem_response(

@@ -87,6 +87,36 @@ class DropStartupTraceback(logging.Filter):
         return not (record.exc_info or text.startswith("Traceback (most recent call last)"))
 
 
+class OncePerInterval(logging.Filter):
+    """Lets one record of a kind through per `interval_s`, without its traceback, and says
+    how many it held back. asyncio logs every failed accept() when the process is out of
+    file descriptors: tens of thousands of lines with tracebacks a second, which fill the
+    disk and hide everything else."""
+
+    def __init__(self, prefix: str, interval_s: float = 10.0) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._interval_s = interval_s
+        self._next = 0.0
+        self._held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self._prefix):
+            return True
+        if record.created < self._next:
+            self._held += 1
+            return False
+        self._next = record.created + self._interval_s
+        if record.exc_info and record.exc_info[1] is not None:
+            record.error = type(record.exc_info[1]).__name__
+        record.exc_info = None
+        record.exc_text = None
+        record.held_back = self._held
+        record.hint = "out of file descriptors? raise the process's nofile limit (README)"
+        self._held = 0
+        return True
+
+
 def configure_logging(level: str, secrets: Iterable[str] = (), *, refused: bool = False) -> None:
     """Send the gateway's and uvicorn's logs through one JSON handler on stdout."""
     handler = logging.StreamHandler(sys.stdout)
@@ -106,6 +136,8 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, refused: bool 
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.filters[:] = [OncePerInterval("socket.accept() out of system resource")]
     # The gateway writes its own access line, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -137,32 +137,72 @@ def test_unfinished_header_blocks_are_closed(strict: Server) -> None:
         sock.close()
 
 
-def test_over_the_concurrency_cap_is_a_problem_503(strict: Server) -> None:
-    idle = [connect(strict) for _ in range(4)]
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[Server]:
+    """A gateway that serves at most 4 sends at once, with time to hold them open."""
+    server = start(
+        "gateway-capped",
+        ["gateway"],
+        {"GATEWAY_MAX_CONCURRENCY": "4", "GATEWAY_CLIENT_BODY_TIMEOUT_S": "20"},
+        tmp_path,
+    )
+    yield server
+    stop(server)
+
+
+def ask(server: Server, request: bytes) -> tuple[bytes, bytes]:
+    sock = connect(server)
+    sock.sendall(request)
+    answer = read_until_closed(sock)
+    sock.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_the_cap_counts_sends_and_never_refuses_probes_or_metrics(capped: Server) -> None:
+    idle = [connect(capped) for _ in range(8)]  # open, silent: they count for nothing
+    head, _ = ask(capped, b"GET /healthz HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    # Four sends in flight, their bodies still arriving.
+    sending = [connect(capped) for _ in range(4)]
+    for sock in sending:
+        sock.sendall(
+            b"POST /send-media HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+    time.sleep(0.5)
     try:
-        sock = connect(strict)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: g\r\n\r\n")
-        answer = read_until_closed(sock)
-        sock.close()
+        for path in (b"/healthz", b"/readyz", b"/metrics"):
+            head, _ = ask(
+                capped, b"GET " + path + b" HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n"
+            )
+            assert head.startswith(b"HTTP/1.1 200"), (path, head)
+        body = json.dumps({"provider": "gupshup", "url": "https://e.com/a.pdf"}).encode()
+        head, answer = ask(
+            capped,
+            b"POST /send-media HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+        )
+        assert head.startswith(b"HTTP/1.1 503"), head
+        assert b"content-type: application/problem+json" in head.lower()
+        assert b"retry-after: 1" in head.lower()
+        problem = json.loads(answer)
+        assert (problem["code"], problem["retryable"]) == ("overloaded", True)
     finally:
-        for s in idle:
-            s.close()
-    head, body = answer.split(b"\r\n\r\n", 1)
-    assert head.startswith(b"HTTP/1.1 503"), head
-    assert b"content-type: application/problem+json" in head.lower()
-    assert b"retry-after: 1" in head.lower()
-    problem = json.loads(body)
-    assert (problem["code"], problem["retryable"]) == ("overloaded", True)
-    # Once the idle connections are gone, the gateway serves again.
+        for sock in sending + idle:
+            sock.close()
+    # Once the sends are gone, sends are served again.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        sock = connect(strict)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
-        answer = read_until_closed(sock)
-        sock.close()
-        if answer.startswith(b"HTTP/1.1 200"):
+        head, _ = ask(
+            capped,
+            b"POST /send-media HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+        )
+        if head.startswith(b"HTTP/1.1 200"):
             break
-    assert answer.startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+    assert head.startswith(b"HTTP/1.1 200"), head
 
 
 def test_logs_say_why_connections_were_closed(strict: Server) -> None:

@@ -49,6 +49,8 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
             route.abort()
 
     page.route("**/*", only_the_gateway)
+    page.messages = []
+    page.on("console", lambda message: page.messages.append(message.text))
     yield page
     context.close()
 
@@ -87,6 +89,27 @@ def test_docs_render_offline_with_the_operation(page: Any, stack: Stack) -> None
     assert page.locator(".opblock-summary-path", has_text="/send-media").is_visible()
     assert page.locator("button.authorize").is_visible()
     assert page.blocked == []  # every asset came from the gateway itself
+
+
+def test_docs_are_served_locked_down_and_keep_no_key_in_the_browser(
+    page: Any, stack: Stack
+) -> None:
+    answer = page.goto(f"{stack.sandbox.url}/docs")
+    headers = answer.headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    directives = dict(
+        d.strip().split(" ", 1) for d in headers["content-security-policy"].split(";")
+    )
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert (headers["x-content-type-options"], headers["x-frame-options"]) == ("nosniff", "DENY")
+    page.locator("#operations-media-sendMedia").wait_for(timeout=15_000)
+    page.locator("button.authorize").first.click()
+    page.locator(".auth-container input").first.fill("a-key-typed-into-the-page")
+    page.locator(".auth-btn-wrapper button.authorize").click()
+    stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+    assert "a-key-typed-into-the-page" not in stored
+    # The page runs under that policy: nothing it needs was refused.
+    assert not [m for m in page.messages if "Content Security Policy" in m], page.messages
 
 
 def test_person_sends_a_png_to_kaizala_and_a_url_to_gupshup(

@@ -73,7 +73,7 @@ async def test_whatsapps_image_limit_is_checked_before_the_upload(
     big = samples.png() + b"\0" * (5 * 1024 * 1024)  # a PNG over 5 MiB
     over = await deliver(client, {"file": ("big.png", big, "image/png")})
     assert (
-        "delivers image of at most 5242880 bytes"
+        "delivers image of at most 5 MB (5242880 bytes)"
         in assert_problem(over, 413, "payload_too_large")["detail"]
     )
     # Without `to` the same file is only uploaded: Gupshup takes up to 100 MB.
@@ -103,6 +103,8 @@ async def test_send_step_failures(
     body = assert_problem(response, status, code)
     assert (body["stage"], body["retryable"], body.get("outcome")) == ("send", retryable, outcome)
     assert body["media_id"].isdigit()  # the upload worked; the media id is the caller's
+    if status == 502 and code == "provider_error":
+        assert body["detail"] == "gupshup could not send the message"  # not "the media"
 
 
 async def test_a_retry_after_a_certainly_failed_send_reuses_the_media_id(

@@ -309,3 +309,24 @@ def test_only_the_credentials_of_the_redis_url_are_masked() -> None:
     ):
         record = logging.makeLogRecord({"msg": text, "args": ()})
         assert json.loads(formatter.format(record))["message"] == expected
+
+
+def test_accept_failures_are_logged_once_per_interval_without_tracebacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway.wiring.logs import configure_logging
+
+    configure_logging("INFO")
+    log = logging.getLogger("asyncio")
+    for _ in range(1000):
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError as exc:
+            log.error("socket.accept() out of system resource", exc_info=exc)
+    log.error("another asyncio error")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    accepts = [line for line in lines if line["message"].startswith("socket.accept()")]
+    assert len(accepts) == 1
+    assert "exception" not in accepts[0]
+    assert accepts[0]["error"] == "OSError"
+    assert any(line["message"] == "another asyncio error" for line in lines)
