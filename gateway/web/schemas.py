@@ -23,9 +23,21 @@ class SendMediaResponse(BaseModel):
                     "reference_id": "0f67f2f9-3c2a-4f4e-9a55-3f1d2b6c8e10",
                     "action_id": "82fd9a0d-7b1e-4c3f-a2d4-5e6f7a8b9c0d",
                     "message_id": None,
-                    "sandbox": False,
+                    "media_reused": False,
+                    "sandbox": True,
                     "request_id": "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10",
-                }
+                },
+                {
+                    "provider": "gupshup",
+                    "media_type": "image",
+                    "media_id": "1675728773224432",
+                    "reference_id": None,
+                    "action_id": None,
+                    "message_id": "3c9e5d2a-7f41-4b8e-9a06-1d2c3b4a5e6f",
+                    "media_reused": False,
+                    "sandbox": True,
+                    "request_id": "9a1b2c3d4e5f46a7b8c9d0e1f2a3b4c5",
+                },
             ]
         }
     )

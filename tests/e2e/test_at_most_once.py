@@ -20,8 +20,6 @@ import pytest
 from tests import samples
 from tests.e2e.conftest import (
     API_KEY,
-    GUPSHUP_EMAIL,
-    KAIZALA_APP_ID,
     SECRETS,
     Server,
     Stack,
@@ -29,7 +27,7 @@ from tests.e2e.conftest import (
     start,
     stop,
 )
-from tests.e2e.test_replicas import wait_for_port
+from tests.e2e.test_replicas import live_env, wait_for_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -109,20 +107,13 @@ def slow_kaizala(tmp_path: Path) -> Iterator[Server]:
     stop(sim)
 
 
-def gateway_env(kaizala: str, gupshup: str, redis: str) -> dict[str, str]:
+def gateway_env(stack: Stack, redis: str, kaizala: Server | None = None) -> dict[str, str]:
+    """Live credentials for the simulators (`kaizala` instead of the stack's), own Redis."""
     return {
-        "GATEWAY_API_KEYS": API_KEY,
+        **live_env(stack, redis),
         "GATEWAY_UPSTREAM_TIMEOUT_S": str(POST_S + 2),
         "GATEWAY_REQUEST_DEADLINE_S": str(DEADLINE_S),
-        "GATEWAY_REDIS_URL": redis,
-        "KAIZALA_AUTH_URL": kaizala,
-        "KAIZALA_APPLICATION_ID": KAIZALA_APP_ID,
-        "KAIZALA_APPLICATION_SECRET": SECRETS["kaizala_secret"],
-        "KAIZALA_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
-        "GUPSHUP_BASE_URL": gupshup,
-        "GUPSHUP_PARTNER_EMAIL": GUPSHUP_EMAIL,
-        "GUPSHUP_PARTNER_SECRET": SECRETS["gupshup_secret"],
-        "GUPSHUP_APP_ID": "e2e-app",
+        "KAIZALA_AUTH_URL": (kaizala or stack.kaizala_sim).url,
     }
 
 
@@ -156,7 +147,7 @@ def test_redis_paused_while_the_post_is_in_flight_posts_once(
     gateway = start(
         "gateway-redis-paused",
         ["gateway"],
-        gateway_env(slow_kaizala.url, stack.gupshup_sim.url, own_redis.url),
+        gateway_env(stack, own_redis.url, slow_kaizala),
         tmp_path,
     )
     key, group = uuid.uuid4().hex, "sandbox-slow@1"
@@ -188,7 +179,7 @@ def test_redis_paused_while_the_post_is_in_flight_posts_once(
 def test_a_gateway_killed_mid_post_leaves_the_key_interrupted_not_resent(
     stack: Stack, slow_kaizala: Server, own_redis: OwnRedis, tmp_path: Path
 ) -> None:
-    env = gateway_env(slow_kaizala.url, stack.gupshup_sim.url, own_redis.url)
+    env = gateway_env(stack, own_redis.url, slow_kaizala)
     doomed = start("gateway-killed", ["gateway"], env, tmp_path)
     key, group = uuid.uuid4().hex, "sandbox-slow@1"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -220,7 +211,7 @@ def test_an_answer_nested_too_deep_is_a_provider_error_stored_once(
     gateway = start(
         "gateway-deep",
         ["gateway"],
-        gateway_env(stack.kaizala_sim.url, stack.gupshup_sim.url, own_redis.url),
+        gateway_env(stack, own_redis.url),
         tmp_path,
     )
     key, group = uuid.uuid4().hex, "sandbox-deep@1"
@@ -259,7 +250,7 @@ def test_a_restarted_redis_keeps_the_keys_and_its_first_send_is_served(
     gateway = start(
         "gateway-redis-restarted",
         ["gateway"],
-        gateway_env(stack.kaizala_sim.url, stack.gupshup_sim.url, own_redis.url),
+        gateway_env(stack, own_redis.url),
         tmp_path,
     )
     group = f"restart-{uuid.uuid4().hex[:8]}@1"

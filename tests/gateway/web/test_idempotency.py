@@ -243,12 +243,14 @@ async def test_a_delivery_that_cannot_be_recorded_first_is_not_made() -> None:
         assert await posts("g@1") == 1
 
 
+async def broken(*args: Any, **kwargs: Any) -> None:
+    """A failure of no gateway type (what a too-deep answer once raised)."""
+    raise RecursionError("maximum recursion depth exceeded")
+
+
 async def test_any_failure_after_the_delivering_call_keeps_the_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def broken(*args: Any, **kwargs: Any) -> None:
-        raise RecursionError("maximum recursion depth exceeded")
-
     async with flaky_gateway() as (client, _, posts):
         # Fails after the post went out (the breaker's bookkeeping), with no gateway type.
         monkeypatch.setattr(MediaService, "_record", broken)
@@ -264,9 +266,6 @@ async def test_any_failure_after_the_delivering_call_keeps_the_key(
 async def test_an_unkeyed_failure_of_that_kind_is_still_a_problem_document(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def broken(*args: Any, **kwargs: Any) -> None:
-        raise RecursionError("maximum recursion depth exceeded")
-
     async with flaky_gateway() as (client, _, _posts):
         monkeypatch.setattr(MediaService, "_record", broken)
         assert_problem(await post(client, None), 500, "internal_error")
