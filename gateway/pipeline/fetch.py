@@ -51,16 +51,28 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return found
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _with_carried(address: str) -> list[Address]:
+    """The address (its zone dropped) and every IPv4 address it carries inside it."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        return [ip, *embedded_ipv4(ip)]
+    return [ip]
+
+
+def _public(addresses: list[Address]) -> bool:
+    ip = addresses[0]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return False  # fec0::/10, deprecated but still routed inside some networks
+    return all(c.is_global and not c.is_multicast for c in addresses)
+
+
 def address_allowed(address: str) -> bool:
     """Whether an IP address is a public, unicast one, and so is every IPv4 address that
     it carries inside it."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.is_site_local:  # fec0::/10, deprecated but still routed inside some networks
-            return False
-        candidates += embedded_ipv4(ip)
-    return all(c.is_global and not c.is_multicast for c in candidates)
+    return _public(_with_carried(address))
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -91,15 +103,11 @@ def fetch_policy(allow: Iterable[Network] = ()) -> Callable[[str], bool]:
     extra = tuple(allow)
 
     def allowed(address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
-        if isinstance(ip, ipaddress.IPv6Address):
-            candidates += embedded_ipv4(ip)
-        if any(c in net for c in candidates for net in ALWAYS_REFUSED if c.version == net.version):
+        addresses = _with_carried(address)
+        if any(a in net for a in addresses for net in ALWAYS_REFUSED if a.version == net.version):
             return False
-        if address_allowed(address):
-            return True
-        return any(ip in net for net in extra if ip.version == net.version)
+        ip = addresses[0]
+        return _public(addresses) or any(ip in net for net in extra if ip.version == net.version)
 
     return allowed
 

@@ -175,9 +175,10 @@ class MediaService:
         target = _resolved(provider, self._check_fields(order, caps))
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
-                request = dataclasses.replace(
-                    request, reuse_media_id=reuse_media_id, before_delivery=before_delivery
-                )
+                if reuse_media_id is not None or before_delivery is not None:
+                    request = dataclasses.replace(
+                        request, reuse_media_id=reuse_media_id, before_delivery=before_delivery
+                    )
                 delivery = await self._guarded(fields.provider, provider, request, order.live)
         return Sent(
             fields.provider, request.media_type, delivery, fields.provider in self._sandboxed

@@ -14,8 +14,8 @@ from gateway.telemetry import observe_call
 from gateway.web import problems
 from gateway.web.middleware import (
     BodyLimitMiddleware,
-    DocsHeadersMiddleware,
     RequestContextMiddleware,
+    secure_docs,
 )
 from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
@@ -87,7 +87,7 @@ def create_app(
     app.include_router(build_router(send_media_extra(models, registry)))
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, policy=lambda: app.state.runtime.body_policy)
-    app.add_middleware(DocsHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     mark_problems(app)
+    secure_docs(app)
     return app

@@ -140,14 +140,6 @@ class Idempotency:
         attempt = _Attempt(self._store, record, token)
         try:
             response = await send(claim.resume.get("media_id"), attempt.before_delivery)
-        except asyncio.CancelledError:
-            # Stopped mid-send (shutdown): once the delivering call may have left, never
-            # leave the key claimable by a retry that could deliver twice.
-            if attempt.delivering:
-                await asyncio.shield(self._keep(record, token, render(_interrupted(attempt))))
-            else:
-                await asyncio.shield(self._release(record, token, {}))
-            raise
         except (GatewayError, ProviderError) as exc:
             answer = render(exc)
             if _may_have_delivered(exc, attempt):
@@ -167,7 +159,11 @@ class Idempotency:
             await self._keep(record, token, answer)
             return answer
         except BaseException:
-            if not attempt.delivering:
+            # Stopped mid-send (shutdown cancels it): once the delivering call may have
+            # left, never leave the key claimable by a retry that could deliver twice.
+            if attempt.delivering:
+                await asyncio.shield(self._keep(record, token, render(_interrupted(attempt))))
+            else:
                 await asyncio.shield(self._release(record, token, {}))
             raise
         await self._keep(record, token, response)
@@ -177,15 +173,12 @@ class Idempotency:
         """Store the answer; when the store does not take it now, the caller still gets its
         answer and the write is tried again in the background until the lease ends."""
         answer = _stored(response)
-        try:
-            async with asyncio.timeout(STORE_WAIT_S):
-                await self._store.finish(record, token, answer, ttl_s=self._ttl_s)
+        if await _within_wait(self._store.finish(record, token, answer, ttl_s=self._ttl_s)):
             return
-        except (StoreUnavailableError, TimeoutError):
-            log.error(
-                "answer not stored yet: the shared state did not take it; trying again",
-                extra={"status": answer.status},
-            )
+        log.error(
+            "answer not stored yet: the shared state did not take it; trying again",
+            extra={"status": answer.status},
+        )
         task = asyncio.get_running_loop().create_task(self._rewrite(record, token, answer))
         self._writers.add(task)
         task.add_done_callback(self._writers.discard)
@@ -194,13 +187,9 @@ class Idempotency:
         until = time.monotonic() + self._lease_s
         while time.monotonic() < until:
             await asyncio.sleep(REWRITE_EVERY_S)
-            try:
-                async with asyncio.timeout(STORE_WAIT_S):
-                    await self._store.finish(record, token, answer, ttl_s=self._ttl_s)
-            except (StoreUnavailableError, TimeoutError):
-                continue
-            log.warning("answer stored after the shared state came back")
-            return
+            if await _within_wait(self._store.finish(record, token, answer, ttl_s=self._ttl_s)):
+                log.warning("answer stored after the shared state came back")
+                return
         log.error(
             "answer never stored: retries with this key will get 'interrupted'",
             extra={"status": answer.status},
@@ -209,16 +198,23 @@ class Idempotency:
     async def _release(self, record: str, token: str, resume: dict[str, str]) -> None:
         """Free the key (nothing was delivered); a store that cannot be reached only
         delays that: the lease ends and the record, still pending, may be claimed again."""
-        try:
-            async with asyncio.timeout(STORE_WAIT_S):
-                await self._store.release(record, token, resume, ttl_s=self._ttl_s)
-        except (StoreUnavailableError, TimeoutError):
+        if not await _within_wait(self._store.release(record, token, resume, ttl_s=self._ttl_s)):
             log.warning("key not released: the shared state did not answer")
 
     async def drain(self) -> None:
         """Wait for the answers still being written (at shutdown)."""
         if self._writers:
             await asyncio.wait(set(self._writers), timeout=STORE_WAIT_S * 2)
+
+
+async def _within_wait(step: Awaitable[None]) -> bool:
+    """Whether a store step was done within STORE_WAIT_S (False: unreachable or too slow)."""
+    try:
+        async with asyncio.timeout(STORE_WAIT_S):
+            await step
+    except (StoreUnavailableError, TimeoutError):
+        return False
+    return True
 
 
 def _may_have_delivered(exc: GatewayError | ProviderError, attempt: _Attempt) -> bool:

@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors, telemetry
@@ -196,17 +198,16 @@ DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
-class DocsHeadersMiddleware:
+def secure_docs(app: Starlette) -> None:
     """Serves /docs with a Content-Security-Policy, `X-Content-Type-Options: nosniff` and
-    `X-Frame-Options: DENY`."""
+    `X-Frame-Options: DENY`, by wrapping those routes alone: no other request pays for it."""
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path in DOCS_PATHS:
+            route.app = _with_docs_headers(route.app)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in DOCS_PATHS:
-            await self.app(scope, receive, send)
-            return
+def _with_docs_headers(page: ASGIApp) -> ASGIApp:
+    async def served(scope: Scope, receive: Receive, send: Send) -> None:
         start: Message | None = None
         body = b""
 
@@ -227,7 +228,9 @@ class DocsHeadersMiddleware:
             await send(start)
             await send({"type": "http.response.body", "body": body})
 
-        await self.app(scope, receive, buffered)
+        await page(scope, receive, buffered)
+
+    return served
 
 
 def _docs_policy(page: bytes) -> str:

@@ -93,16 +93,15 @@ def preflight(
     loaded = dict(provider_settings or load_provider_settings(specs))
     live = sorted(name for name, configured in loaded.items() if configured.live)
     required = set(loaded) if "all" in settings.require_live else set(settings.require_live)
-    if unknown := sorted(required - set(loaded)):
-        raise StartupError(
-            f"GATEWAY_REQUIRE_LIVE names unknown providers: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(loaded))})"
-        )
-    if unknown := sorted(set(settings.rate_limits) - set(loaded)):
-        raise StartupError(
-            f"GATEWAY_RATE_LIMITS names unknown providers: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(loaded))})"
-        )
+    for variable, names in (
+        ("GATEWAY_REQUIRE_LIVE", required),
+        ("GATEWAY_RATE_LIMITS", set(settings.rate_limits)),
+    ):
+        if unknown := sorted(names - set(loaded)):
+            raise StartupError(
+                f"{variable} names unknown providers: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(loaded))})"
+            )
     if missing := sorted(required - set(live)):
         raise StartupError(
             f"GATEWAY_REQUIRE_LIVE needs live credentials for {', '.join(missing)}, and none "

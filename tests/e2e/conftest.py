@@ -105,6 +105,30 @@ def stop(server: Server) -> None:
         server.process.kill()
 
 
+def start_kaizala_simulator(
+    name: str,
+    logs: Path,
+    *,
+    secret: str = SECRETS["kaizala_secret"],
+    refresh: str = SECRETS["kaizala_refresh"],
+    **env: str,
+) -> Server:
+    """The Kaizala simulator as its own server, its public URL its own address."""
+    port = free_port()
+    return start(
+        name,
+        ["uvicorn", "--factory", "simulators.kaizala:from_env"],
+        {
+            "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SANDBOX_APPLICATION_SECRET": secret,
+            "SANDBOX_REFRESH_TOKEN": refresh,
+            **env,
+        },
+        logs,
+        port=port,
+    )
+
+
 class OriginHandler(BaseHTTPRequestHandler):
     """Where URL sends point: serves sample media over real HTTP."""
 
@@ -146,19 +170,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     started: list[Server] = []
     try:
-        kz_port = free_port()
-        kaizala_sim = start(
-            "kaizala-sim",
-            ["uvicorn", "--factory", "simulators.kaizala:from_env"],
-            {
-                "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{kz_port}",
-                "SANDBOX_APPLICATION_SECRET": SECRETS["kaizala_secret"],
-                "SANDBOX_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
-                "SANDBOX_SLOW_S": str(SLOW_S),
-            },
-            logs,
-            port=kz_port,
-        )
+        kaizala_sim = start_kaizala_simulator("kaizala-sim", logs, SANDBOX_SLOW_S=str(SLOW_S))
         started.append(kaizala_sim)
         gupshup_sim = start(
             "gupshup-sim",

@@ -20,11 +20,11 @@ import pytest
 from tests import samples
 from tests.e2e.conftest import (
     API_KEY,
-    SECRETS,
     Server,
     Stack,
     free_port,
     start,
+    start_kaizala_simulator,
     stop,
 )
 from tests.e2e.test_replicas import live_env, wait_for_port
@@ -90,19 +90,7 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 @pytest.fixture
 def slow_kaizala(tmp_path: Path) -> Iterator[Server]:
     """A Kaizala simulator whose `sandbox-slow@1` post takes POST_S seconds."""
-    port = free_port()
-    sim = start(
-        "kaizala-slow-post",
-        ["uvicorn", "--factory", "simulators.kaizala:from_env"],
-        {
-            "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "SANDBOX_APPLICATION_SECRET": SECRETS["kaizala_secret"],
-            "SANDBOX_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
-            "SANDBOX_SLOW_S": str(POST_S),
-        },
-        tmp_path,
-        port=port,
-    )
+    sim = start_kaizala_simulator("kaizala-slow-post", tmp_path, SANDBOX_SLOW_S=str(POST_S))
     yield sim
     stop(sim)
 

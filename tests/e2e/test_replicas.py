@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     Stack,
     free_port,
     start,
+    start_kaizala_simulator,
     stop,
 )
 
@@ -183,18 +184,12 @@ def test_replicas_fetch_one_token_and_use_a_rotated_refresh_token(tmp_path: Path
     # Credentials of this run's own, so nothing cached by other runs is shared with it.
     run = uuid.uuid4().hex[:12]
     app_secret, refresh = f"app-secret-{run}", f"refresh-{run}"
-    port = free_port()
-    sim = start(
+    sim = start_kaizala_simulator(
         "kaizala-rotating",
-        ["uvicorn", "--factory", "simulators.kaizala:from_env"],
-        {
-            "SANDBOX_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "SANDBOX_APPLICATION_SECRET": app_secret,
-            "SANDBOX_REFRESH_TOKEN": refresh,
-            "SANDBOX_ROTATE_REFRESH_TOKEN": "true",
-        },
         tmp_path,
-        port=port,
+        secret=app_secret,
+        refresh=refresh,
+        SANDBOX_ROTATE_REFRESH_TOKEN="true",
     )
     env = {
         "GATEWAY_API_KEYS": API_KEY,
