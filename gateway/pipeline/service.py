@@ -100,6 +100,12 @@ class MediaService:
         self._guards = guards or MemoryGuards()
         self._breaker = breaker or BreakerPolicy(failures=5, open_s=30.0, trial_s=60.0)
         self._limits = limits or {}
+        # Decided once: a runtime-checkable Protocol's isinstance costs 10 µs a send.
+        self._resolvers: dict[str, Callable[[BaseModel], BaseModel]] = {
+            name: provider.resolve
+            for name, provider in providers.items()
+            if isinstance(provider, ResolvesTargets)
+        }
 
     async def send(
         self,
@@ -172,7 +178,7 @@ class MediaService:
             names = ", ".join(sorted(self._providers)) or "none"
             raise _invalid("provider", f"unknown provider; configured: {names}")
         caps = provider.capabilities
-        target = _resolved(provider, self._check_fields(order, caps))
+        target = self._resolved(fields.provider, self._check_fields(order, caps))
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
                 if reuse_media_id is not None or before_delivery is not None:
@@ -234,10 +240,14 @@ class MediaService:
         if limit is None or limit.partition is None:
             return name
         if target is None:
-            target = self._targets[name].model_construct()  # its defaults, unvalidated
-            if (provider := self._providers.get(name)) is not None:
-                target = _resolved(provider, target)
+            # Its defaults, unvalidated, as the provider resolves them.
+            target = self._resolved(name, self._targets[name].model_construct())
         return f"{name}:{limit.partition(target)}"
+
+    def _resolved(self, name: str, target: BaseModel) -> BaseModel:
+        """The target as the provider will serve it: its defaults applied."""
+        resolve = self._resolvers.get(name)
+        return resolve(target) if resolve is not None else target
 
     async def breaker_state(self, name: str) -> str:
         try:
@@ -504,11 +514,6 @@ class MediaService:
 def _megabytes(size: int) -> str:
     """A size as WhatsApp states its limits: 5 MB for 5 MiB."""
     return f"{size / (1 << 20):.3g} MB"
-
-
-def _resolved(provider: Provider, target: BaseModel) -> BaseModel:
-    """The target as the provider will serve it: its defaults applied."""
-    return provider.resolve(target) if isinstance(provider, ResolvesTargets) else target
 
 
 def shorten_filename(name: str, limit: int = MAX_FILENAME) -> str:
