@@ -31,8 +31,11 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
         "file": {
             "type": "array",
             "items": {"type": "string", "format": "binary"},
-            "description": "The media, one or more files (two or more images to Kaizala "
-            "make an album); or send a url instead.",
+            "description": "The media: one or more files (two or more images to Kaizala "
+            "make an album); or leave it empty and send a url. In Swagger UI: click "
+            "“Add string item”, then choose the file; once more per file.",
+            # No file item at first: a form left untouched sends a url and no empty file.
+            "examples": [[]],
         },
         **form["properties"],
     }

@@ -70,6 +70,12 @@ def field(operation: Any, name: str, kind: str = "input[type=text]") -> Any:
     )
 
 
+def choose_file(operation: Any, path: Path) -> None:
+    """What a person does: "Add … item" under file, then pick the file in the new input."""
+    field(operation, "file", ".json-schema-form-item-add").click()
+    field(operation, "file", "input[type=file]").last.set_input_files(str(path))
+
+
 def execute(operation: Any) -> tuple[str, str]:
     """Click Execute; return the status and body that Swagger UI shows for that very call."""
     with operation.page.expect_response(lambda r: r.url.endswith("/send-media")) as answer:
@@ -112,6 +118,22 @@ def test_docs_are_served_locked_down_and_keep_no_key_in_the_browser(
     assert not [m for m in page.messages if "Content Security Policy" in m], page.messages
 
 
+def test_person_sends_a_url_to_gupshup_from_the_form_as_it_first_appears(
+    page: Any, stack: Stack
+) -> None:
+    operation = open_send_media(page, stack)
+    # The form starts with no file item: nothing to remove before sending a URL.
+    assert field(operation, "file", "input[type=file]").count() == 0
+    field(operation, "provider", "select").select_option("gupshup")
+    field(operation, "url").fill("https://example.com/brochure.pdf")
+    status, body = execute(operation)
+    assert status == "200", body
+    assert '"provider": "gupshup"' in body
+    assert '"media_type": "document"' in body
+    assert '"sandbox": true' in body
+    assert page.blocked == []
+
+
 def test_person_sends_a_png_to_kaizala_and_a_url_to_gupshup(
     page: Any, stack: Stack, tmp_path: Path
 ) -> None:
@@ -122,7 +144,7 @@ def test_person_sends_a_png_to_kaizala_and_a_url_to_gupshup(
     field(operation, "provider", "select").select_option("kaizala")
     field(operation, "group_id").fill("team@1")
     field(operation, "caption").fill("from Swagger UI")
-    field(operation, "file", "input[type=file]").set_input_files(str(photo))
+    choose_file(operation, photo)
     status, body = execute(operation)
     assert status == "200", body
     assert '"media_type": "image"' in body
@@ -155,7 +177,7 @@ def test_authorize_button_sends_the_api_key(page: Any, stack: Stack, tmp_path: P
     operation = open_send_media(page, stack, stack.gateway.url)
     field(operation, "provider", "select").select_option("kaizala")
     field(operation, "group_id").fill("team@1")
-    field(operation, "file", "input[type=file]").set_input_files(str(photo))
+    choose_file(operation, photo)
     status, body = execute(operation)
     assert status == "401", body
     assert '"code": "unauthorized"' in body
@@ -178,7 +200,7 @@ def test_person_delivers_a_png_to_a_whatsapp_user_through_gupshup(
     field(operation, "provider", "select").select_option("gupshup")
     field(operation, "to").fill("919876543210")
     field(operation, "caption").fill("from Swagger UI")
-    field(operation, "file", "input[type=file]").set_input_files(str(photo))
+    choose_file(operation, photo)
     status, body = execute(operation)
     assert status == "200", body
     assert '"provider": "gupshup"' in body
