@@ -39,7 +39,11 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
         },
         **form["properties"],
     }
-    json_body = _schema(models.json, names)
+    form["description"] = (
+        "The fields of a send. " + _fields_by_provider(specs) + " Which file types each "
+        "provider takes, per media type: GET /providers."
+    )
+    json_body = _by_provider(_schema(models.json, names), specs)
     form_examples = {}
     json_examples = {}
     for name, spec in specs.items():
@@ -69,9 +73,10 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
                 "name": "X-Request-ID",
                 "in": "header",
                 "required": False,
-                "description": "Your id for this request (1-128 of A-Z a-z 0-9 . _ : -); "
-                "generated when absent and echoed on the response.",
-                "schema": {"type": "string", "maxLength": 128},
+                "description": "Your id for this request: 1 to 128 of A-Z a-z 0-9 . _ : -. "
+                "Generated when absent; any other value is replaced by a generated id (never "
+                "refused). Echoed on the response.",
+                "schema": {"type": "string"},
             },
             {
                 "name": "Idempotency-Key",
@@ -85,6 +90,49 @@ def send_media_extra(models: SendModels, specs: Mapping[str, ProviderSpec]) -> d
             },
         ],
     }
+
+
+def _fields_by_provider(specs: Mapping[str, ProviderSpec]) -> str:
+    """Which target fields each provider takes, in words (a form cannot say it in a schema
+    that Swagger UI still renders as a form)."""
+    said = []
+    for name in sorted(specs):
+        schema = specs[name].target.model_json_schema()
+        required = set(schema.get("required", []))
+        fields = [
+            f"`{field}`" + (" (required)" if field in required else "")
+            for field in schema.get("properties", {})
+        ]
+        said.append(f"{name} takes {', '.join(fields) or 'no target field'}")
+    return "; ".join(said) + "; a field of another provider is refused (422)."
+
+
+def _by_provider(body: dict[str, Any], specs: Mapping[str, ProviderSpec]) -> dict[str, Any]:
+    """The JSON body as one shape per provider (`oneOf`, told apart by `provider`): the
+    common fields and that provider's own target fields, with what its target requires."""
+    target_fields = {f for spec in specs.values() for f in spec.target.model_fields}
+    common = {k: v for k, v in body["properties"].items() if k not in target_fields}
+    variants = []
+    for name in sorted(specs):
+        target = specs[name].target
+        own = {k: v for k, v in body["properties"].items() if k in target.model_fields}
+        required = target.model_json_schema().get("required", [])
+        variants.append(
+            {
+                "title": f"{body.get('title', 'SendMediaJson')} ({name})",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {**common, "provider": _only(common["provider"], name), **own},
+                "required": [*body.get("required", []), *required],
+            }
+        )
+    return {"description": body.get("description", ""), "oneOf": variants}
+
+
+def _only(provider: dict[str, Any], name: str) -> dict[str, Any]:
+    """The `provider` property of one variant: that name alone."""
+    rest = {k: v for k, v in provider.items() if k not in ("enum", "examples")}
+    return {**rest, "const": name, "examples": [name]}
 
 
 def mark_problems(app: FastAPI) -> None:

@@ -82,3 +82,42 @@ async def test_fields_are_described_and_file_type_shows_no_regex(
     # Target fields come from the providers' target models, with their constraints.
     assert form["group_id"]["maxLength"] == 256
     assert body["application/json"]["examples"]["kaizala"]["value"]["group_id"].endswith("@1")
+
+
+async def test_the_json_body_schema_refuses_what_the_gateway_refuses(
+    client: httpx.AsyncClient,
+) -> None:
+    import jsonschema
+
+    spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/send-media"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]
+    validator = jsonschema.Draft202012Validator(body["schema"])
+    url = "https://example.com/brochure.pdf"
+    cases = [
+        ({"provider": "kaizala", "group_id": "g@1", "url": url}, True),
+        ({"provider": "gupshup", "url": url}, True),
+        ({"provider": "gupshup", "app_id": "a", "to": "919876543210", "url": url}, True),
+        # Another provider's fields, a missing required one, no url: refused by both.
+        ({"provider": "kaizala", "group_id": "g@1", "app_id": "a", "url": url}, False),
+        ({"provider": "kaizala", "group_id": "g@1", "to": "919876543210", "url": url}, False),
+        ({"provider": "kaizala", "url": url}, False),
+        ({"provider": "gupshup", "group_id": "g@1", "url": url}, False),
+        ({"provider": "gupshup"}, False),
+    ]
+    for payload, valid in cases:
+        assert validator.is_valid(payload) is valid, payload
+        answer = await client.post("/send-media", json=payload)
+        refused = answer.json().get("code") == "validation_error"  # a download may fail too
+        assert refused is not valid, (payload, answer.text)
+    for example in body["examples"].values():
+        assert validator.is_valid(example["value"]), example
+    # Any X-Request-ID is taken (an invalid one is replaced), so the schema refuses none.
+    header = next(p for p in operation["parameters"] if p["name"] == "X-Request-ID")
+    assert header["schema"] == {"type": "string"}
+    answer = await client.get("/healthz", headers={"X-Request-ID": "x" * 300})
+    assert answer.status_code == 200
+    assert len(answer.headers["x-request-id"]) <= 128
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert "kaizala takes `group_id` (required)" in form["description"]
+    assert "gupshup takes `app_id`, `to`" in form["description"]
