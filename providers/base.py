@@ -146,6 +146,9 @@ class ResolvesTargets(Protocol):
 
 
 _UNSAFE_IN_ID = re.compile(r"[/\\%\x00-\x1f\x7f-\x9f]")
+# The same rule for the OpenAPI document (`json_schema_extra`): JSON Schema's regex has no
+# lookahead, so `.` and `..` are said in the description and refused by `opaque_id`.
+OPAQUE_ID_PATTERN = r"^[^/\\%\u0000-\u001f\u007f-\u009f]+$"
 
 
 def opaque_id(value: str) -> str:

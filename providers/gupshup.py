@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import (
+    OPAQUE_ID_PATTERN,
     Capabilities,
     Delivery,
     MediaRequest,
@@ -159,8 +160,9 @@ class GupshupTarget(BaseModel):
         default=None,
         min_length=1,
         max_length=128,
-        description="Gupshup: the app; defaults to GUPSHUP_APP_ID.",
+        description="Gupshup: the app; defaults to GUPSHUP_APP_ID; never `.` or `..`.",
         examples=["my-app"],
+        json_schema_extra={"pattern": OPAQUE_ID_PATTERN},
     )
     to: str | None = Field(
         default=None,
@@ -168,6 +170,7 @@ class GupshupTarget(BaseModel):
         description="Gupshup: also deliver the media to this WhatsApp user: the phone "
         "number with its country code, digits only (a leading + is allowed).",
         examples=["919876543210"],
+        json_schema_extra={"pattern": r"^\+?[1-9][0-9]{7,14}$"},
     )
 
     @field_validator("app_id")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import (
+    OPAQUE_ID_PATTERN,
     Capabilities,
     Delivery,
     MediaRequest,
@@ -148,8 +149,10 @@ class KaizalaTarget(BaseModel):
     group_id: str = Field(
         min_length=1,
         max_length=256,
-        description="Kaizala: the target group (public groups look like `<guid>@1`).",
+        description="Kaizala: the target group (public groups look like `<guid>@1`); "
+        "never `.` or `..`.",
         examples=["6a4f8c1e-0000-4000-8000-000000000000@1"],
+        json_schema_extra={"pattern": OPAQUE_ID_PATTERN},
     )
 
     _safe_id = field_validator("group_id")(opaque_id)

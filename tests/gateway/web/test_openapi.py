@@ -104,6 +104,10 @@ async def test_the_json_body_schema_refuses_what_the_gateway_refuses(
         ({"provider": "kaizala", "url": url}, False),
         ({"provider": "gupshup", "group_id": "g@1", "url": url}, False),
         ({"provider": "gupshup"}, False),
+        # An id that would change the upstream path, a number that is no phone number.
+        ({"provider": "kaizala", "group_id": "a/b", "url": url}, False),
+        ({"provider": "gupshup", "app_id": "x%2e", "url": url}, False),
+        ({"provider": "gupshup", "to": "12", "url": url}, False),
     ]
     for payload, valid in cases:
         assert validator.is_valid(payload) is valid, payload
