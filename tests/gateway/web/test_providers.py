@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from providers.base import OPAQUE_ID_PATTERN
 from tests import samples
 from tests.gateway.conftest import AppClient
 
@@ -46,8 +47,10 @@ async def test_the_map_describes_each_provider(client: httpx.AsyncClient) -> Non
         "type": "string",
         "minLength": 1,
         "maxLength": 256,
-        "description": "Kaizala: the target group (public groups look like `<guid>@1`).",
+        "description": "Kaizala: the target group (public groups look like `<guid>@1`); "
+        "never `.` or `..`.",
         "examples": ["6a4f8c1e-0000-4000-8000-000000000000@1"],
+        "pattern": OPAQUE_ID_PATTERN,
         "required": True,
     }
     assert gupshup["target_fields"]["app_id"]["required"] is False
