@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
 	@echo "make test       install dev dependencies; run lint, typecheck and every test"
-	@echo "make lint       ruff format check, ruff lint, hadolint"
+	@echo "make lint       ruff format check, ruff lint, import layers, hadolint, manifest"
 	@echo "make typecheck  mypy --strict on gateway/ and providers/"
 	@echo "make openapi    regenerate openapi/openapi.json"
 	@echo "make bench      run the benchmarks in bench/"
@@ -50,6 +50,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes.yaml
 

@@ -1,5 +1,5 @@
 """`python -m gateway`: check the configuration, then serve with JSON logs from the first
-line on, a header deadline and a concurrency cap (see gateway.web.server)."""
+line on, a header deadline and a concurrency cap (see gateway.wiring.server)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import tempfile
 
 import uvicorn
 
-from gateway.web.server import GuardedHttpToolsProtocol
+from gateway.wiring.build import preflight
 from gateway.wiring.logs import configure_logging
-from gateway.wiring.runtime import preflight
+from gateway.wiring.server import GuardedHttpToolsProtocol
 from gateway.wiring.settings import StartupError, get_settings
 from providers import discover
 
@@ -43,7 +43,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.openapi:
-        from gateway.web.app import create_app
+        from gateway.wiring.app import create_app
 
         print(json.dumps(create_app().openapi(), indent=2, ensure_ascii=False))
         return

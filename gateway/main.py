@@ -1,5 +1,5 @@
 """The ASGI app: `uvicorn gateway.main:app`."""
 
-from gateway.web.app import create_app
+from gateway.wiring.app import create_app
 
 app = create_app()

@@ -122,7 +122,7 @@ def note_problem(code: str) -> None:
 
 
 def observe_call(call: Call) -> None:
-    """The upstream calls' observer (providers.http.observe_calls)."""
+    """The upstream calls' observer (`ProviderContext.observe`)."""
     stage = call.stage.value
     UPSTREAM_CALLS.labels(call.provider, stage, call.result).inc()
     UPSTREAM_SECONDS.labels(call.provider, stage).observe(call.seconds)

@@ -18,9 +18,6 @@ from pydantic_settings import SettingsConfigDict
 from providers.base import (
     OPAQUE_ID_PATTERN,
     Capabilities,
-    Delivery,
-    MediaRequest,
-    MediaType,
     ProviderSettings,
     ProviderSpec,
     opaque_id,
@@ -34,6 +31,7 @@ from providers.errors import (
 )
 from providers.http import (
     Answer,
+    Call,
     Memo,
     MemoryMemo,
     Token,
@@ -41,10 +39,12 @@ from providers.http import (
     TokenShare,
     Upstream,
     checked_base,
+    ignore_call,
     message_of,
     normalize_base,
     status_error,
 )
+from providers.media import Delivery, MediaRequest, MediaType
 from providers.redact import Redactor
 
 NAME = "gupshup"
@@ -204,11 +204,14 @@ class GupshupProvider:
         clock: Callable[[], float] = time.time,
         share: Callable[[str, str], TokenShare | None] | None = None,
         memo: Memo | None = None,
+        observe: Callable[[Call], None] = ignore_call,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._redact = Redactor()
-        self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
+        self._upstream = Upstream(
+            client, provider=NAME, timeout=timeout, redact=self._redact, observe=observe
+        )
         self._base = checked_base(settings.base_url) or normalize_base(settings.base_url)
         self._memo = memo or MemoryMemo()
         self._static: Token | None = None
@@ -492,7 +495,12 @@ SPEC = ProviderSpec(
     settings=GupshupSettings,
     target=GupshupTarget,
     build=lambda settings, context: GupshupProvider(
-        settings, context.client, timeout=context.timeout, share=context.share, memo=context.memo
+        settings,
+        context.client,
+        timeout=context.timeout,
+        share=context.share,
+        memo=context.memo,
+        observe=context.observe,
     ),
     simulator="simulators.gupshup:sandbox",
     rate_limit=(10, 1.0),  # per app

@@ -17,9 +17,6 @@ from pydantic_settings import SettingsConfigDict
 from providers.base import (
     OPAQUE_ID_PATTERN,
     Capabilities,
-    Delivery,
-    MediaRequest,
-    MediaType,
     ProviderSettings,
     ProviderSpec,
     opaque_id,
@@ -34,16 +31,19 @@ from providers.errors import (
 )
 from providers.http import (
     Answer,
+    Call,
     Token,
     TokenCell,
     TokenShare,
     Upstream,
     checked_base,
+    ignore_call,
     message_of,
     normalize_base,
     status_error,
     upload_form,
 )
+from providers.media import Delivery, MediaRequest, MediaType
 from providers.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -169,11 +169,14 @@ class KaizalaProvider:
         timeout: float,
         clock: Callable[[], float] = time.time,
         share: Callable[[str, str], TokenShare | None] | None = None,
+        observe: Callable[[Call], None] = ignore_call,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._redact = Redactor()
-        self._upstream = Upstream(client, provider=NAME, timeout=timeout, redact=self._redact)
+        self._upstream = Upstream(
+            client, provider=NAME, timeout=timeout, redact=self._redact, observe=observe
+        )
         self._auth_base = checked_base(settings.auth_url) or normalize_base(settings.auth_url)
         self._base = checked_base(settings.endpoint_url) or ""
         self._refresh_token = (
@@ -440,7 +443,11 @@ SPEC = ProviderSpec(
     settings=KaizalaSettings,
     target=KaizalaTarget,
     build=lambda settings, context: KaizalaProvider(
-        settings, context.client, timeout=context.timeout, share=context.share
+        settings,
+        context.client,
+        timeout=context.timeout,
+        share=context.share,
+        observe=context.observe,
     ),
     simulator="simulators.kaizala:sandbox",
     rate_limit=(100, 60.0),  # per connector

@@ -16,7 +16,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpcore
 
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
-from providers.http import usable_url, within
+from providers.deadline import within
+from providers.http import usable_url
 
 log = logging.getLogger("gateway.fetch")
 

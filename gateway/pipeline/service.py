@@ -39,7 +39,8 @@ from gateway.pipeline.sniff import (
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
 from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
-from providers.base import BeforeDelivery, ResolvesTargets
+from providers.base import ResolvesTargets
+from providers.deadline import request_deadline
 from providers.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -48,7 +49,7 @@ from providers.errors import (
     TargetError,
     TransientProviderError,
 )
-from providers.http import request_deadline
+from providers.media import BeforeDelivery
 
 log = logging.getLogger("gateway.service")
 

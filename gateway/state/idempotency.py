@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from gateway.state.lua import NOW_MS, run_script
 
 ClaimKind = Literal["claimed", "replay", "in_flight", "mismatch", "interrupted"]
-# The fingerprint's version that records are written with now (see gateway.web.idempotent);
+# The fingerprint's version that records are written with now (see gateway.pipeline.idempotent);
 # a record without one was written with version 1.
 FINGERPRINT_VERSION = 2
 

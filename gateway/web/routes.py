@@ -11,15 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.context import current_request_id
 from gateway.errors import ShuttingDownError
+from gateway.pipeline.idempotent import HEADER, caller_scope, check_key
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
+from gateway.pipeline.spool import spool_writable
 from gateway.telemetry import BREAKER_OPEN, current_trace, exposition
+from gateway.web.answers import JSON, as_response, success_body
 from gateway.web.auth import ApiKey
-from gateway.web.idempotent import HEADER, caller_scope, check_key
 from gateway.web.middleware import ARRIVED
 from gateway.web.problems import problem_body, problem_response
+from gateway.web.runtime import Runtime
 from gateway.web.schemas import (
     Health,
     Problem,
@@ -27,9 +29,6 @@ from gateway.web.schemas import (
     Readiness,
     SendMediaResponse,
 )
-from gateway.wiring.lifecycle import arrived_after_drain, draining
-from gateway.wiring.runtime import Runtime, spool_writable
-from providers.base import BeforeDelivery
 
 
 # `async def`: FastAPI would run a plain `def` dependency in a worker thread, per request.
@@ -255,38 +254,18 @@ async def send_media(request: Request, _: ApiKey) -> Response:
 async def _send_order(request: Request, order: SendOrder) -> Response:
     # The runtime from the app, not as two more dependencies to solve on every send.
     runtime: Runtime = request.app.state.runtime
-
-    async def send(
-        reuse_media_id: str | None, before_delivery: BeforeDelivery | None = None
-    ) -> Response:
-        sent = await runtime.service.send(
-            order, reuse_media_id=reuse_media_id, before_delivery=before_delivery
-        )
-        if (trace := current_trace()) is not None:
-            trace.media_type = sent.media_type.value
-        body = SendMediaResponse(
-            provider=sent.provider,
-            media_type=sent.media_type,
-            media_id=sent.delivery.media_id,
-            reference_id=sent.delivery.reference_id,
-            action_id=sent.delivery.action_id,
-            message_id=sent.delivery.message_id,
-            media_reused=sent.delivery.media_reused,
-            sandbox=sent.sandbox,
-            request_id=current_request_id() or "",
-        )
-        return Response(body.model_dump_json(), media_type="application/json")
-
-    if arrived_after_drain(request.scope.get(ARRIVED, time.monotonic())):
+    if runtime.drain.refuses(request.scope.get(ARRIVED, time.monotonic())):
         raise ShuttingDownError(
             "This replica is shutting down; send again (another replica takes it).",
             headers={"Retry-After": "1", "Connection": "close"},
         )
     key = request.headers.get(HEADER)
     if key is None:
-        return await send(None)
+        sent = await runtime.service.send(order)
+        return Response(success_body(sent), media_type=JSON)
     caller = caller_scope(request.headers.get("x-api-key") if runtime.api_keys else None)
-    return await runtime.idempotency.run(caller=caller, key=check_key(key), order=order, send=send)
+    answer = await runtime.idempotency.run(caller=caller, key=check_key(key), order=order)
+    return as_response(answer)
 
 
 async def providers_map(service: Service) -> ProvidersMap:
@@ -328,7 +307,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
     spool = spool_writable()
     readiness = Readiness(
         status="ready"
-        if redis != "unreachable" and spool and not draining.is_set()
+        if redis != "unreachable" and spool and not runtime.drain.active
         else "not_ready",
         providers=runtime.modes,
         redis=redis,
@@ -341,7 +320,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         status=503,
         title="Not ready",
         detail="The gateway is shutting down."
-        if draining.is_set()
+        if runtime.drain.active
         else "Redis (GATEWAY_REDIS_URL) is unreachable."
         if redis == "unreachable"
         else "The temporary directory is not writable: uploads cannot be spooled.",

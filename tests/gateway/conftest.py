@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.web.app import create_app
+from gateway.wiring.app import create_app
 from gateway.wiring.settings import Settings
 
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]

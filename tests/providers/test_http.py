@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from providers import errors as pe
+from providers.deadline import request_deadline
 from providers.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -21,7 +22,6 @@ from providers.http import (
     TokenCell,
     Upstream,
     parse_retry_after,
-    request_deadline,
     status_error,
     transport_error,
 )
@@ -336,7 +336,7 @@ async def test_an_answer_in_an_encoding_not_asked_for_is_unreadable() -> None:
 
 @pytest.mark.anyio
 async def test_the_providers_clients_ask_for_uncompressed_answers() -> None:
-    from gateway.web.app import create_app
+    from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
     from tests.gateway.conftest import serve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.web.app import create_app
+from gateway.wiring.app import create_app
 from gateway.wiring.settings import Settings
 from providers import discover
 from tests import samples

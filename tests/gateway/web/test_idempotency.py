@@ -13,7 +13,7 @@ import pytest
 from gateway.errors import StoreUnavailableError
 from gateway.pipeline.service import MediaService
 from gateway.state.idempotency import MemoryIdempotencyStore
-from gateway.web.app import create_app
+from gateway.wiring.app import create_app
 from gateway.wiring.settings import Settings
 from tests import samples
 from tests.conftest import NO_REDIS, redis_url

@@ -104,7 +104,7 @@ async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> Non
     """A send without app_id goes to the default app's partition; /readyz must show that
     breaker, not one no send ever uses."""
     from gateway.state.guards import BreakerPolicy
-    from gateway.web.app import create_app
+    from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
     from tests.gateway.conftest import serve
 

@@ -591,7 +591,7 @@ async def test_both_413s_state_the_same_limit(app_client: AppClient) -> None:
 async def test_gupshup_static_mode_refuses_another_app_as_the_callers_mistake() -> None:
     from pydantic import SecretStr
 
-    from gateway.web.app import create_app
+    from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
     from providers.gupshup import GupshupSettings
     from providers.kaizala import KaizalaSettings

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.web.app import create_app
+from gateway.wiring.app import create_app
+from gateway.wiring.build import StartupError
 from gateway.wiring.logs import JsonFormatter
-from gateway.wiring.runtime import StartupError
 from gateway.wiring.settings import Settings
 from tests import samples
 from tests.conftest import PREFIXES, redis_url
@@ -297,7 +297,7 @@ async def test_a_misspelt_provider_in_the_rate_limits_refuses_to_start() -> None
 
 
 def test_only_the_credentials_of_the_redis_url_are_masked() -> None:
-    from gateway.wiring.runtime import secrets_of
+    from gateway.wiring.build import secrets_of
 
     settings = Settings(_env_file=None, redis_url="redis://gw:s3cret-pass@127.0.0.1:19201/0")
     formatter = JsonFormatter(secrets_of(settings))

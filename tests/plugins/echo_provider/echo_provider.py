@@ -60,7 +60,11 @@ class EchoProvider:
         self._base = settings.base_url.rstrip("/")
         self._token = settings.token.get_secret_value() if settings.token else ""
         self._upstream = Upstream(
-            client, provider=NAME, timeout=timeout, redact=Redactor([self._token])
+            client,
+            provider=NAME,
+            timeout=timeout,
+            redact=Redactor([self._token]),
+            observe=context.observe,
         )
         self._capabilities = Capabilities(
             formats={MediaType.IMAGE: frozenset({"image/png"})}, captions=False

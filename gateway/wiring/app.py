@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from gateway.pipeline.fields import send_models
-from gateway.telemetry import observe_call
 from gateway.web import problems
+from gateway.web.lifecycle import defer_exit_signals
 from gateway.web.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -19,12 +19,10 @@ from gateway.web.middleware import (
 )
 from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
-from gateway.wiring.lifecycle import defer_exit_signals, draining
+from gateway.wiring.build import build_runtime, preflight, secrets_of
 from gateway.wiring.logs import configure_logging
-from gateway.wiring.runtime import build_runtime, preflight, secrets_of
 from gateway.wiring.settings import Settings, StartupError, get_settings
 from providers import ProviderSettings, ProviderSpec, discover
-from providers.http import observe_calls
 
 log = logging.getLogger("gateway")
 
@@ -68,9 +66,7 @@ def create_app(
                 "gateway started",
                 extra={"providers": app.state.runtime.modes, "version": VERSION},
             )
-            draining.clear()
-            stack.callback(defer_exit_signals(config.shutdown_delay_s))
-            stack.callback(observe_calls(observe_call))
+            stack.callback(defer_exit_signals(app.state.runtime.drain, config.shutdown_delay_s))
             yield
 
     app = FastAPIOffline(

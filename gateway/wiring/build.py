@@ -1,12 +1,11 @@
-"""What the app builds at startup and closes at shutdown: clients, providers, the service."""
+"""What the app builds at startup and closes at shutdown: clients, providers, the service
+(the composition root: every concrete class is chosen here)."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,7 +17,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.pipeline.fetch import Fetcher, fetch_policy
+from gateway.pipeline.idempotent import Idempotency
 from gateway.pipeline.service import MediaService, OutboundLimit
+from gateway.pipeline.spool import spool_writable
 from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
     IdempotencyStore,
@@ -26,8 +27,10 @@ from gateway.state.idempotency import (
     RedisIdempotencyStore,
 )
 from gateway.state.tokens import RedisMemo, redis_shares
-from gateway.web.idempotent import Idempotency
+from gateway.telemetry import observe_call
+from gateway.web.answers import SendAnswers
 from gateway.web.middleware import BodyPolicy
+from gateway.web.runtime import Runtime
 from gateway.wiring.settings import Settings, StartupError, load
 from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers import Provider, ProviderSettings, ProviderSpec
@@ -41,20 +44,6 @@ ENVELOPE_BYTES = 64 * 1024
 LEASE_MARGIN_S = 5.0
 
 
-@dataclass
-class Runtime:
-    """Everything a request needs, built once per process."""
-
-    settings: Settings
-    providers: dict[str, Provider]
-    modes: dict[str, Literal["live", "sandbox"]]
-    service: MediaService
-    api_keys: tuple[bytes, ...]
-    body_policy: BodyPolicy
-    redis: Redis | None
-    idempotency: Idempotency
-
-
 def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, ProviderSettings]:
     """Each provider's settings from the environment, with errors that name no secret."""
     loaded: dict[str, ProviderSettings] = {}
@@ -64,18 +53,6 @@ def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, Provi
         except StartupError as exc:
             raise StartupError(f"invalid {name} settings: {exc}") from None
     return loaded
-
-
-def spool_writable() -> bool:
-    """Whether an upload past the in-memory spool can be written to the temporary directory
-    (TMPDIR, else /tmp): a read-only root filesystem with no tmpfs cannot."""
-    try:
-        with tempfile.TemporaryFile() as probe:
-            probe.write(b"x")
-            probe.flush()
-    except OSError:
-        return False
-    return True
 
 
 def preflight(
@@ -195,7 +172,9 @@ async def build_runtime(
             )
             continue
         await stack.enter_async_context(client)
-        context = ProviderContext(client, settings.upstream_timeout_s, shares, memo)
+        context = ProviderContext(
+            client, settings.upstream_timeout_s, shares, memo, observe=observe_call
+        )
         providers[name] = spec.build(configured, context)
 
     fetcher = Fetcher(
@@ -207,33 +186,33 @@ async def build_runtime(
     store: IdempotencyStore = (
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
     )
+    service = MediaService(
+        providers,
+        {name: specs[name].target for name in providers},
+        fetcher,
+        max_upload_bytes=settings.max_upload_bytes,
+        deadline_s=settings.request_deadline_s,
+        sandboxed=[name for name, mode in modes.items() if mode == "sandbox"],
+        guards=RedisGuards(redis) if redis is not None else MemoryGuards(),
+        breaker=BreakerPolicy(
+            failures=settings.breaker_failures,
+            open_s=settings.breaker_open_s,
+            # One trial at a time; a trial that never ends frees the next after this.
+            trial_s=settings.request_deadline_s + LEASE_MARGIN_S,
+        ),
+        limits={
+            name: OutboundLimit(
+                rate=settings.rate_limits.get(name, specs[name].rate_limit),
+                cost=specs[name].calls_per_send,
+                partition=specs[name].partition,
+            )
+            for name in providers
+        },
+    )
     return Runtime(
-        settings=settings,
         providers=providers,
         modes=modes,
-        service=MediaService(
-            providers,
-            {name: specs[name].target for name in providers},
-            fetcher,
-            max_upload_bytes=settings.max_upload_bytes,
-            deadline_s=settings.request_deadline_s,
-            sandboxed=[name for name, mode in modes.items() if mode == "sandbox"],
-            guards=RedisGuards(redis) if redis is not None else MemoryGuards(),
-            breaker=BreakerPolicy(
-                failures=settings.breaker_failures,
-                open_s=settings.breaker_open_s,
-                # One trial at a time; a trial that never ends frees the next after this.
-                trial_s=settings.request_deadline_s + LEASE_MARGIN_S,
-            ),
-            limits={
-                name: OutboundLimit(
-                    rate=settings.rate_limits.get(name, specs[name].rate_limit),
-                    cost=specs[name].calls_per_send,
-                    partition=specs[name].partition,
-                )
-                for name in providers
-            },
-        ),
+        service=service,
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
         body_policy=BodyPolicy(
             limit=settings.max_upload_bytes + ENVELOPE_BYTES,
@@ -245,6 +224,8 @@ async def build_runtime(
         redis=redis,
         idempotency=Idempotency(
             store,
+            service,
+            SendAnswers(),
             ttl_s=settings.idempotency_ttl_s,
             # Longer than any send can take, so a lease never ends under a running send.
             lease_s=settings.request_deadline_s + LEASE_MARGIN_S,

@@ -27,7 +27,7 @@ from gateway.context import bind_request_id, reset_request_id
 from gateway.web import problems
 from gateway.wiring.settings import get_settings
 
-log = logging.getLogger("gateway.web.server")
+log = logging.getLogger("gateway.server")
 
 
 class _Guard:

@@ -19,14 +19,14 @@ of the contract's "Idempotency and retries":
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-
-from starlette.responses import Response
+from collections.abc import Awaitable
+from typing import Protocol
 
 from gateway.errors import (
     GatewayError,
@@ -38,6 +38,7 @@ from gateway.errors import (
     invalid,
 )
 from gateway.pipeline.intake import SendOrder
+from gateway.pipeline.service import MediaService, Sent
 from gateway.state.idempotency import (
     Claim,
     Fingerprint,
@@ -46,8 +47,6 @@ from gateway.state.idempotency import (
     new_token,
 )
 from gateway.telemetry import current_trace
-from gateway.web.problems import render
-from providers.base import BeforeDelivery
 from providers.errors import ProviderError
 
 log = logging.getLogger("gateway.idempotency")
@@ -62,9 +61,14 @@ STORE_WAIT_S = 2.0
 # Between two tries at writing an answer the store did not take.
 REWRITE_EVERY_S = 0.5
 
-# A send, given the media id an earlier attempt left and what to await just before the
-# delivering call; the route provides it.
-Send = Callable[[str | None, BeforeDelivery], Awaitable[Response]]
+
+class Renderer(Protocol):
+    """How answers are written (the web layer's schemas and problem documents): the same
+    for a send with a key as for one without."""
+
+    def success(self, sent: Sent) -> StoredAnswer: ...
+
+    def failure(self, error: GatewayError | ProviderError) -> StoredAnswer: ...
 
 
 def check_key(value: str) -> str:
@@ -121,15 +125,27 @@ class _Attempt:
 
 
 class Idempotency:
-    """Runs a send at most once per (caller, key)."""
+    """Runs a send at most once per (caller, key); its answers are written by `render`."""
 
-    def __init__(self, store: IdempotencyStore, *, ttl_s: float, lease_s: float) -> None:
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        service: MediaService,
+        render: Renderer,
+        *,
+        ttl_s: float,
+        lease_s: float,
+    ) -> None:
         self._store = store
+        self._service = service
+        self._render = render
         self._ttl_s = ttl_s
         self._lease_s = lease_s
         self._writers: set[asyncio.Task[None]] = set()
 
-    async def run(self, *, caller: str, key: str, order: SendOrder, send: Send) -> Response:
+    async def run(self, *, caller: str, key: str, order: SendOrder) -> StoredAnswer:
+        """The answer to this send: its own, or the one stored for an earlier attempt (with
+        `Idempotent-Replayed: true`); a 409 or 422 refusal is raised."""
         record = hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()
         token = new_token()
         claim = await self._store.begin(
@@ -139,9 +155,13 @@ class Idempotency:
             return _refusal(claim)
         attempt = _Attempt(self._store, record, token)
         try:
-            response = await send(claim.resume.get("media_id"), attempt.before_delivery)
+            sent = await self._service.send(
+                order,
+                reuse_media_id=claim.resume.get("media_id"),
+                before_delivery=attempt.before_delivery,
+            )
         except (GatewayError, ProviderError) as exc:
-            answer = render(exc)
+            answer = self._render.failure(exc)
             if _may_have_delivered(exc, attempt):
                 await self._keep(record, token, answer)
             else:
@@ -155,24 +175,28 @@ class Idempotency:
             # A failure of the gateway's own once the delivering call may have left: the
             # provider may have acted, so the key keeps that answer.
             log.error("send failed after its delivering call may have left", exc_info=exc)
-            answer = render(_interrupted(attempt))
+            answer = self._render.failure(_interrupted(attempt))
             await self._keep(record, token, answer)
             return answer
         except BaseException:
             # Stopped mid-send (shutdown cancels it): once the delivering call may have
             # left, never leave the key claimable by a retry that could deliver twice.
             if attempt.delivering:
-                await asyncio.shield(self._keep(record, token, render(_interrupted(attempt))))
+                interrupted = self._render.failure(_interrupted(attempt))
+                await asyncio.shield(self._keep(record, token, interrupted))
             else:
                 await asyncio.shield(self._release(record, token, {}))
             raise
-        await self._keep(record, token, response)
-        return response
+        answer = self._render.success(sent)
+        await self._keep(record, token, answer)
+        return answer
 
-    async def _keep(self, record: str, token: str, response: Response) -> None:
+    async def _keep(self, record: str, token: str, answer: StoredAnswer) -> None:
         """Store the answer; when the store does not take it now, the caller still gets its
         answer and the write is tried again in the background until the lease ends."""
-        answer = _stored(response)
+        answer = dataclasses.replace(
+            answer, headers={k: v for k, v in answer.headers.items() if k.lower() in KEPT_HEADERS}
+        )
         if await _within_wait(self._store.finish(record, token, answer, ttl_s=self._ttl_s)):
             return
         log.error(
@@ -233,7 +257,7 @@ def _interrupted(attempt: _Attempt | Claim) -> SendInterruptedError:
     )
 
 
-def _refusal(claim: Claim) -> Response:
+def _refusal(claim: Claim) -> StoredAnswer:
     if claim.kind == "replay":
         assert claim.answer is not None
         return _replay(claim.answer)
@@ -250,23 +274,11 @@ def _refusal(claim: Claim) -> Response:
     )
 
 
-def _stored(response: Response) -> StoredAnswer:
-    return StoredAnswer(
-        status=response.status_code,
-        content_type=response.headers.get("content-type", "application/json"),
-        body=bytes(response.body).decode(),
-        headers={k: v for k, v in response.headers.items() if k in KEPT_HEADERS},
-    )
-
-
-def _replay(answer: StoredAnswer) -> Response:
+def _replay(answer: StoredAnswer) -> StoredAnswer:
     if (trace := current_trace()) is not None:
         trace.replayed = True
-    return Response(
-        content=answer.body,
-        status_code=answer.status,
-        media_type=answer.content_type,
-        headers={**answer.headers, REPLAYED: "true"},
+    return StoredAnswer(
+        answer.status, answer.content_type, answer.body, {**answer.headers, REPLAYED: "true"}
     )
 
 

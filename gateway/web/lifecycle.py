@@ -23,22 +23,37 @@ from typing import Any
 
 log = logging.getLogger("gateway")
 
-# A threading.Event: it is set from a signal handler, outside any coroutine.
-draining = threading.Event()
-_drain_started: list[float] = []  # time.monotonic() of the first signal
 
+class Drain:
+    """Whether this process is shutting down, and since when (one per app: set from a
+    signal handler, read by the routes)."""
 
-def arrived_after_drain(arrived: float) -> bool:
-    """Whether a request that arrived at `arrived` (time.monotonic()) came after the first
-    exit signal: those are refused; the ones already in flight are served to the end."""
-    return draining.is_set() and (not _drain_started or arrived >= _drain_started[0])
+    def __init__(self) -> None:
+        self._since: float | None = None  # time.monotonic() of the first exit signal
+
+    @property
+    def active(self) -> bool:
+        return self._since is not None
+
+    def begin(self) -> bool:
+        """Start draining; whether this call started it."""
+        if self._since is not None:
+            return False
+        self._since = time.monotonic()
+        return True
+
+    def refuses(self, arrived: float) -> bool:
+        """Whether a request that arrived at `arrived` (time.monotonic()) came after the
+        first exit signal: those are refused; the ones already in flight are served."""
+        return self._since is not None and arrived >= self._since
 
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def defer_exit_signals(delay_s: float) -> Callable[[], None]:
-    """Wrap the current SIGTERM/SIGINT handlers; returns what puts them back."""
+def defer_exit_signals(drain: Drain, delay_s: float) -> Callable[[], None]:
+    """Wrap the current SIGTERM/SIGINT handlers so the first signal starts `drain`; returns
+    what puts them back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signals can only be handled on the main thread
     loop = asyncio.get_running_loop()
@@ -50,10 +65,7 @@ def defer_exit_signals(delay_s: float) -> Callable[[], None]:
         previous[sig] = handler
 
         def deferred(signum: int, frame: FrameType | None, handler: Any = handler) -> None:
-            first = not draining.is_set()
-            if first:
-                _drain_started[:] = [time.monotonic()]
-            draining.set()
+            first = drain.begin()
             if first and delay_s > 0:
                 log.info("shutting down: not ready now, stopping in %g s", delay_s)
                 loop.call_soon_threadsafe(loop.call_later, delay_s, handler, signum, frame)

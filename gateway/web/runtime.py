@@ -1,0 +1,28 @@
+"""What a request uses, built once per process by the composition root (gateway.wiring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from redis.asyncio import Redis
+
+from gateway.pipeline.idempotent import Idempotency
+from gateway.pipeline.service import MediaService
+from gateway.web.lifecycle import Drain
+from gateway.web.middleware import BodyPolicy
+from providers import Provider
+
+
+@dataclass
+class Runtime:
+    """The services behind the routes: `request.app.state.runtime`."""
+
+    providers: dict[str, Provider]
+    modes: dict[str, Literal["live", "sandbox"]]
+    service: MediaService
+    api_keys: tuple[bytes, ...]
+    body_policy: BodyPolicy
+    redis: Redis | None
+    idempotency: Idempotency
+    drain: Drain = field(default_factory=Drain)
