@@ -27,7 +27,7 @@ from gateway.errors import (
 )
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import COMMON_FIELDS, non_null
-from gateway.pipeline.intake import LiveUpload, NotStreamableError, SendOrder, Upload
+from gateway.pipeline.intake import SendOrder, Upload
 from gateway.pipeline.sniff import (
     category,
     infer_media_type,
@@ -36,6 +36,7 @@ from gateway.pipeline.sniff import (
     resolve_type,
     type_from_url,
 )
+from gateway.pipeline.streaming import LiveUpload
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
 from gateway.telemetry import timed
 from providers import Capabilities, Delivery, MediaFile, MediaRequest, MediaType, Provider
@@ -43,7 +44,6 @@ from providers.base import ResolvesTargets
 from providers.deadline import request_deadline
 from providers.errors import (
     ProviderError,
-    ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitedError,
     TargetError,
@@ -130,28 +130,13 @@ class MediaService:
             return await self._send(order, reuse_media_id, before_delivery)
         try:
             sent = await self._send(order, reuse_media_id, before_delivery)
-        except ProviderError as exc:
-            if isinstance(live.failure, NotStreamableError):
-                whole, _ = await live.whole()
-                log.info("upload not as announced by the parts before it: sent whole")
-            elif live.failure is not None:
-                raise live.failure from None  # the caller's body broke off: nothing to send
-            elif isinstance(exc, ProviderTimeoutError) and live.stalled:
-                # The caller's bytes came slower than the upload's time allows: the provider
-                # never saw the upload end. Read it whole and send it, as store-and-forward.
-                whole, _ = await live.whole()
-                log.info("upload arrived slower than the upload call's timeout: sent whole")
-            else:
-                raise  # the provider's own answer to the upload as announced
-        except GatewayError:  # refused before anything went upstream
-            whole, announced = await live.whole()
-            if announced:
-                raise
-            log.info("upload not as announced by the parts before it: sent whole")
+        except (GatewayError, ProviderError) as exc:
+            fallback = await live.settle(exc)  # or raises what to answer
         else:
             log.info("upload streamed as it arrived", extra={"bytes": live.size})
             return sent
-        return await self._send(whole, reuse_media_id, before_delivery)
+        log.info(fallback.value)
+        return await self._send(await order.whole(), reuse_media_id, before_delivery)
 
     def streams_uploads(self, name: str | None) -> bool:
         """Whether a large file for the provider `name` may be sent while it arrives."""
@@ -294,7 +279,7 @@ class MediaService:
         except TargetError as exc:
             raise _invalid(exc.field, exc.message) from None
         except ProviderError as exc:
-            if live is not None and live.failure is not None:
+            if live is not None and live.broke_off:
                 raise  # the caller's upload failed, not the provider
             failed = isinstance(exc, TransientProviderError) and not isinstance(
                 exc, RateLimitedError

@@ -225,3 +225,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stop(server)
         origin_server.shutdown()
         origin_server.server_close()
+
+
+# So a dead replica's lease (deadline + 5 s) ends within a test.
+REPLICA_DEADLINE_S = 3
+
+
+def live_env(stack: Stack, redis: str) -> dict[str, str]:
+    return {
+        "GATEWAY_API_KEYS": API_KEY,
+        "GATEWAY_UPSTREAM_TIMEOUT_S": "2",
+        "GATEWAY_REQUEST_DEADLINE_S": str(REPLICA_DEADLINE_S),
+        "GATEWAY_REDIS_URL": redis,
+        "KAIZALA_AUTH_URL": stack.kaizala_sim.url,
+        "KAIZALA_APPLICATION_ID": KAIZALA_APP_ID,
+        "KAIZALA_APPLICATION_SECRET": SECRETS["kaizala_secret"],
+        "KAIZALA_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
+        "GUPSHUP_BASE_URL": stack.gupshup_sim.url,
+        "GUPSHUP_PARTNER_EMAIL": GUPSHUP_EMAIL,
+        "GUPSHUP_PARTNER_SECRET": SECRETS["gupshup_secret"],
+        "GUPSHUP_APP_ID": "e2e-app",
+    }
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not listen on {port}")

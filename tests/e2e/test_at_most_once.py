@@ -23,11 +23,12 @@ from tests.e2e.conftest import (
     Server,
     Stack,
     free_port,
+    live_env,
     start,
     start_kaizala_simulator,
     stop,
+    wait_for_port,
 )
-from tests.e2e.test_replicas import live_env, wait_for_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

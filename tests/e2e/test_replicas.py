@@ -5,9 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import shutil
 import signal
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,37 +18,18 @@ from tests import samples
 from tests.conftest import NO_REDIS, redis_url
 from tests.e2e.conftest import (
     API_KEY,
-    GUPSHUP_EMAIL,
     KAIZALA_APP_ID,
-    SECRETS,
     Server,
     Stack,
     free_port,
+    live_env,
     start,
     start_kaizala_simulator,
     stop,
+    wait_for_port,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
-
-DEADLINE_S = 3  # so a dead replica's lease (deadline + 5 s) ends within the test
-
-
-def live_env(stack: Stack, redis: str) -> dict[str, str]:
-    return {
-        "GATEWAY_API_KEYS": API_KEY,
-        "GATEWAY_UPSTREAM_TIMEOUT_S": "2",
-        "GATEWAY_REQUEST_DEADLINE_S": str(DEADLINE_S),
-        "GATEWAY_REDIS_URL": redis,
-        "KAIZALA_AUTH_URL": stack.kaizala_sim.url,
-        "KAIZALA_APPLICATION_ID": KAIZALA_APP_ID,
-        "KAIZALA_APPLICATION_SECRET": SECRETS["kaizala_secret"],
-        "KAIZALA_REFRESH_TOKEN": SECRETS["kaizala_refresh"],
-        "GUPSHUP_BASE_URL": stack.gupshup_sim.url,
-        "GUPSHUP_PARTNER_EMAIL": GUPSHUP_EMAIL,
-        "GUPSHUP_PARTNER_SECRET": SECRETS["gupshup_secret"],
-        "GUPSHUP_APP_ID": "e2e-app",
-    }
 
 
 @dataclass
@@ -164,17 +143,6 @@ def test_redis_stopped_mid_run_refuses_keyed_sends_and_recovers(
         stop(gateway)
         redis.kill()
         redis.wait()
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not listen on {port}")
 
 
 def test_replicas_fetch_one_token_and_use_a_rotated_refresh_token(tmp_path: Path) -> None:

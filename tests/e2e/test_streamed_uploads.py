@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.pipeline.intake import STREAM_FROM
+from gateway.pipeline.streaming import STREAM_FROM
 from tests import samples
 from tests.e2e.conftest import API_KEY, UPSTREAM_TIMEOUT_S, Server, Stack
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests import samples
-from tests.gateway.web.test_send_media import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 

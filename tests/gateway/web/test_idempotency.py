@@ -18,7 +18,7 @@ from gateway.wiring.settings import Settings
 from tests import samples
 from tests.conftest import NO_REDIS, redis_url
 from tests.gateway.conftest import AppClient, serve
-from tests.gateway.web.test_send_media import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -141,19 +141,19 @@ async def test_idempotency_through_a_real_redis(app_client: AppClient) -> None:
 async def test_files_are_hashed_as_they_arrive_when_a_key_or_the_provider_reads_it(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.pipeline import intake
+    from gateway.pipeline import form
 
     hashed: dict[str | None, bool] = {}
-    parser_init = intake.HashingMultiPartParser.__init__
+    reader_init = form.FormReader.__init__
 
     def spy(self: Any, *args: Any, hash_files: Any, **kwargs: Any) -> None:
         def recorded(provider: str | None) -> bool:
             hashed[provider] = hash_files(provider)
             return hashed[provider]
 
-        parser_init(self, *args, hash_files=recorded, **kwargs)
+        reader_init(self, *args, hash_files=recorded, **kwargs)
 
-    monkeypatch.setattr(intake.HashingMultiPartParser, "__init__", spy)
+    monkeypatch.setattr(form.FormReader, "__init__", spy)
     assert (await post(client, None)).status_code == 200
     assert hashed == {"kaizala": False}  # nothing reads a Kaizala file's hash
     assert (await post(client, "hashed-1")).status_code == 200

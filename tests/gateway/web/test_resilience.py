@@ -9,7 +9,7 @@ import pytest
 
 from tests import samples
 from tests.gateway.conftest import AppClient
-from tests.gateway.web.test_send_media import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -13,24 +13,9 @@ from hypothesis import strategies as st
 
 from tests import samples
 from tests.gateway.conftest import AppClient
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
-
-PROBLEM_FIELDS = {
-    "type", "title", "status", "detail", "code", "provider", "provider_status",
-    "provider_message", "retryable", "request_id",
-}  # fmt: skip
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body.keys() >= PROBLEM_FIELDS
-    assert body["code"] == code
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 @pytest.mark.parametrize(("name", "ctype", "data", "media_type"), samples.KAIZALA_FILES)
