@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, SecretStr
@@ -17,38 +17,29 @@ from providers.media import Delivery, MediaRequest, MediaType
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider accepts, so the gateway can refuse a request before it goes upstream."""
+    """What a provider accepts, the same for every provider: the gateway refuses a request
+    that asks for more before anything goes upstream, and `/providers` shows it. Rules of a
+    provider's own are its `ChecksRequests.check`."""
 
     formats: Mapping[MediaType, frozenset[str]]
-    album_sizes: tuple[int, int] | None = None
-    url_passthrough: bool = False
-    captions: bool = True
-    # Which media types take a caption (None: all), and a target field a caption needs.
-    caption_media_types: frozenset[MediaType] | None = None
-    caption_requires: str | None = None
+    # The largest file it takes (None: the gateway's own limit).
     max_file_bytes: int | None = None
-    # The target field that asks for delivery to a person (Gupshup's `to`), and the size
-    # limits that delivery imposes per media type, checked before anything is uploaded.
-    delivery_field: str | None = None
-    delivery_max_bytes: Mapping[MediaType, int] = field(default_factory=dict)
-    # Where delivery takes fewer formats than an upload, per media type.
-    delivery_formats: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)
-    # Whether the adapter reads MediaFile.sha256 (to remember media by content, say): the
-    # gateway hashes uploads only when something reads the hash.
-    file_digests: bool = False
-    # Whether the adapter sends a file whose bytes are still arriving (MediaFile.live, sent
-    # through providers.http.upload_form): a large upload then goes upstream as it comes in.
-    streams_uploads: bool = False
-    # Whether the adapter calls `MediaRequest.delivering` before the call that delivers;
-    # for one that does not, the gateway counts the whole send as delivering.
-    announces_delivery: bool = False
+    # How many images an album takes (None: no albums).
+    album_sizes: tuple[int, int] | None = None
+    captions: bool = True
+    # Whether it takes a URL itself (else the gateway downloads it and sends the bytes).
+    url_passthrough: bool = False
 
     def accepts(self, media_type: MediaType, mime: str) -> bool:
         return mime in self.formats.get(media_type, frozenset())
 
 
 class Provider(Protocol):
-    """A messaging provider the gateway can send media through."""
+    """A messaging provider the gateway can send media through.
+
+    What else a provider can do is a small Protocol of its own, which an adapter implements
+    or not (the gateway asks once, at startup): `ResolvesTargets`, `ChecksRequests`,
+    `DescribesItself`, `RemembersMedia`, `StreamsUploads`, `AnnouncesDelivery`."""
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -64,6 +55,49 @@ class ResolvesTargets(Protocol):
     def resolve(self, target: BaseModel) -> BaseModel:
         """`target` with every default applied (never a call: no I/O)."""
         ...
+
+
+@runtime_checkable
+class ChecksRequests(Protocol):
+    """A provider with rules beyond its `Capabilities` (what a WhatsApp delivery takes)."""
+
+    def check(self, request: MediaRequest) -> None:
+        """Raise `providers.errors.TargetError` for a request it would refuse; called
+        before anything goes upstream, once the media's type and size are known."""
+        ...
+
+
+@runtime_checkable
+class DescribesItself(Protocol):
+    """A provider with more to say in `/providers` than its `Capabilities`."""
+
+    def describe(self) -> Mapping[str, Any]:
+        """Entries of its `/providers` map beyond the common ones (JSON values)."""
+        ...
+
+
+@runtime_checkable
+class RemembersMedia(Protocol):
+    """A provider that reads `MediaFile.sha256` (Gupshup remembers media ids by the bytes):
+    the gateway hashes its files as they arrive, and only its."""
+
+    remembers_media: bool
+
+
+@runtime_checkable
+class StreamsUploads(Protocol):
+    """A provider that sends a file whose bytes are still arriving (`MediaFile.live`,
+    through `providers.http.upload_form`): a large upload goes upstream as it comes in."""
+
+    streams_uploads: bool
+
+
+@runtime_checkable
+class AnnouncesDelivery(Protocol):
+    """A provider that awaits `MediaRequest.delivering` just before the call that delivers;
+    for one that does not, the gateway counts the whole send as delivering."""
+
+    announces_delivery: bool
 
 
 _UNSAFE_IN_ID = re.compile(r"[/\\%\x00-\x1f\x7f-\x9f]")

@@ -37,12 +37,15 @@ class Stage(StrEnum):
 
 
 class TargetError(ValueError):
-    """The request names a target this provider cannot serve; found before any call."""
+    """The request is one this provider cannot serve, found before any call: a target it
+    is not configured for, or media it would refuse. `status` is the answer's: 422 (the
+    request is wrong), 413 (too large for it) or 415 (a type it does not take)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.status = status
 
 
 class ProviderError(Exception):

@@ -238,22 +238,61 @@ class GupshupProvider:
         for secret in (settings.app_token, settings.partner_secret):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
-            formats=FORMATS,
-            url_passthrough=True,
-            captions=True,
-            caption_media_types=CAPTIONED,
-            caption_requires="to",
-            max_file_bytes=MAX_FILE_BYTES,
-            delivery_field="to",
-            delivery_max_bytes=DELIVERY_MAX_BYTES,
-            delivery_formats=DELIVERY_FORMATS,
-            file_digests=True,  # media ids are remembered by the bytes' SHA-256
-            announces_delivery=True,
+            formats=FORMATS, max_file_bytes=MAX_FILE_BYTES, url_passthrough=True
         )
+
+    # Media ids are remembered by the bytes' SHA-256; the send (`to`) is announced.
+    remembers_media = True
+    announces_delivery = True
 
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
+
+    def check(self, request: MediaRequest) -> None:
+        """What a WhatsApp delivery (`to`) takes beyond an upload: a caption only with
+        one, and not on audio; JPEG or PNG images; 5 MB images, 16 MB audio and video."""
+        target = request.target
+        assert isinstance(target, GupshupTarget)
+        kind = request.media_type
+        if request.caption and target.to is None:
+            raise TargetError(
+                "caption",
+                f"{NAME} takes a caption only with to (a delivery); a media upload alone "
+                "takes none",
+            )
+        if request.caption and kind not in CAPTIONED:
+            raise TargetError("caption", f"{NAME} does not caption {kind.value}")
+        if target.to is None:
+            return
+        formats = DELIVERY_FORMATS.get(kind)
+        mimes = [f.content_type for f in request.files] or [request.content_type or ""]
+        for mime in mimes:
+            if formats is not None and mime not in formats:
+                raise TargetError(
+                    "file",
+                    f"{NAME} delivers {kind.value} as {', '.join(sorted(formats))}, not "
+                    f"{mime}; without to it only uploads it.",
+                    status=415,
+                )
+        most = DELIVERY_MAX_BYTES.get(kind)
+        for media in request.files:
+            if most is not None and media.size > most:
+                raise TargetError(
+                    "file",
+                    f"{media.filename!r} is {_megabytes(media.size)}; {NAME} delivers "
+                    f"{kind.value} of at most {_megabytes(most)} ({most} bytes).",
+                    status=413,
+                )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "caption_media_types": sorted(m.value for m in CAPTIONED),
+            "caption_requires": "to",
+            "delivery": "to",
+            "delivery_max_bytes": {m.value: n for m, n in DELIVERY_MAX_BYTES.items()},
+            "delivery_formats": {m.value: sorted(f) for m, f in DELIVERY_FORMATS.items()},
+        }
 
     def resolve(self, target: BaseModel) -> BaseModel:
         """The target with the default app (GUPSHUP_APP_ID) when it names none."""
@@ -506,6 +545,11 @@ SPEC = ProviderSpec(
     rate_limit=(10, 1.0),  # per app
     partition=lambda target: target.app_id or "",
 )
+
+
+def _megabytes(size: int) -> str:
+    """A size as WhatsApp states its limits: 5 MB for 5 MiB."""
+    return f"{size / (1 << 20):.3g} MB"
 
 
 def _filename(request: MediaRequest) -> str:

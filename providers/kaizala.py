@@ -206,11 +206,12 @@ class KaizalaProvider:
         for secret in (settings.application_secret, settings.refresh_token, settings.access_token):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
-            formats=FORMATS,
-            album_sizes=(2, settings.album_max_images),
-            streams_uploads=True,  # a large upload goes to /v1/media as it arrives
-            announces_delivery=True,
+            formats=FORMATS, album_sizes=(2, settings.album_max_images)
         )
+
+    # A large upload goes to /v1/media as it arrives; the post is announced.
+    streams_uploads = True
+    announces_delivery = True
 
     @property
     def capabilities(self) -> Capabilities:
@@ -257,8 +258,10 @@ class KaizalaProvider:
             raise self._unreadable(Stage.POST, "no referenceId in the action answer")
         return Delivery(
             media_id=media_resource,
-            reference_id=reference_id,
-            action_id=action_id if isinstance(action_id, str) and action_id else None,
+            details={
+                "reference_id": reference_id,
+                "action_id": action_id if isinstance(action_id, str) and action_id else None,
+            },
         )
 
     async def _call(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import BinaryIO, Protocol
 
@@ -79,10 +79,12 @@ class MediaRequest:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the provider answered for a successful send."""
+    """What the provider answered for a successful send: the media id, the message id when
+    it also delivered the media to a person, and the vendor's own ids (`details`: shown
+    under their names in the answer when its schema has them, as Kaizala's
+    `reference_id` and `action_id`)."""
 
     media_id: str
-    reference_id: str | None = None
-    action_id: str | None = None
-    message_id: str | None = None  # when the provider also delivered it to a person
+    message_id: str | None = None
     media_reused: bool = False  # the media id of an earlier upload of the same media
+    details: Mapping[str, str | None] = field(default_factory=dict)

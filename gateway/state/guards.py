@@ -14,7 +14,7 @@ as many calls as it makes; a send over the limit is told when it may go.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -43,20 +43,22 @@ class Guards(Protocol):
 
     async def state(self, key: str) -> BreakerState: ...
 
-    async def take(self, key: str, cost: int, calls: int, period_s: float) -> float:
-        """0 when `cost` calls fit the rate now (and are counted); else seconds to wait."""
+    async def take(self, key: str, rate_limit: tuple[int, float], calls: int) -> float:
+        """0 when `calls` more fit `rate_limit` (calls, per seconds) now, and are counted;
+        else the seconds to wait."""
         ...
 
 
 class MemoryGuards:
     """Breakers and rate limits of this process alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._breakers: dict[str, dict[str, float]] = {}
         self._tat: dict[str, float] = {}  # GCRA theoretical arrival time per key
+        self._clock = clock
 
     async def allow(self, key: str, policy: BreakerPolicy) -> float:
-        now = time.monotonic()
+        now = self._clock()
         b = self._breakers.get(key)
         if b is None or b["open_until"] == 0:
             return 0.0
@@ -71,7 +73,7 @@ class MemoryGuards:
         if ok:
             self._breakers.pop(key, None)
             return
-        now = time.monotonic()
+        now = self._clock()
         b = self._breakers.setdefault(key, {"failures": 0, "open_until": 0, "trial_until": 0})
         b["failures"] += 1
         if b["open_until"] or b["failures"] >= policy.failures:
@@ -81,12 +83,13 @@ class MemoryGuards:
         b = self._breakers.get(key)
         if b is None or b["open_until"] == 0:
             return "closed"
-        return "open" if b["open_until"] > time.monotonic() else "half_open"
+        return "open" if b["open_until"] > self._clock() else "half_open"
 
-    async def take(self, key: str, cost: int, calls: int, period_s: float) -> float:
-        now = time.monotonic()
-        interval = period_s / calls
-        tat = max(self._tat.get(key, now), now) + interval * cost
+    async def take(self, key: str, rate_limit: tuple[int, float], calls: int) -> float:
+        now = self._clock()
+        limit, period_s = rate_limit
+        interval = period_s / limit
+        tat = max(self._tat.get(key, now), now) + interval * calls
         allow_at = tat - period_s
         if allow_at > now:
             return allow_at - now
@@ -176,9 +179,10 @@ class RedisGuards:
         states: tuple[BreakerState, ...] = ("closed", "open", "half_open")
         return states[int(await self._run(self._state, "cb:" + key, []))]
 
-    async def take(self, key: str, cost: int, calls: int, period_s: float) -> float:
+    async def take(self, key: str, rate_limit: tuple[int, float], calls: int) -> float:
+        limit, period_s = rate_limit
         period_ms = period_s * 1000
-        args = [cost, period_ms / calls, period_ms]
+        args = [calls, period_ms / limit, period_ms]
         return int(await self._run(self._take, "rl:" + key, args)) / 1000
 
     async def _run(self, script: Any, key: str, args: Sequence[Any]) -> Any:

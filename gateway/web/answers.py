@@ -15,6 +15,16 @@ from gateway.web.schemas import SendMediaResponse
 from providers.errors import ProviderError
 
 JSON = "application/json"
+# Fields of the answer a provider's `Delivery.details` fill (null when it names none).
+_VENDOR_FIELDS = frozenset(SendMediaResponse.model_fields) - {
+    "provider",
+    "media_type",
+    "media_id",
+    "message_id",
+    "media_reused",
+    "sandbox",
+    "request_id",
+}
 # Set by the response itself when it is sent.
 _OWN_HEADERS = frozenset({"content-length", "content-type"})
 
@@ -25,11 +35,11 @@ def success_body(sent: Sent) -> str:
         trace.media_type = sent.media_type.value
     delivery = sent.delivery
     return SendMediaResponse(
+        # The vendor's own ids that the answer names (Kaizala's reference and action ids).
+        **{name: delivery.details.get(name) for name in _VENDOR_FIELDS},
         provider=sent.provider,
         media_type=sent.media_type,
         media_id=delivery.media_id,
-        reference_id=delivery.reference_id,
-        action_id=delivery.action_id,
         message_id=delivery.message_id,
         media_reused=delivery.media_reused,
         sandbox=sent.sandbox,

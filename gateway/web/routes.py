@@ -25,6 +25,7 @@ from gateway.web.runtime import Runtime
 from gateway.web.schemas import (
     Health,
     Problem,
+    ProviderMap,
     ProvidersMap,
     Readiness,
     SendMediaResponse,
@@ -273,7 +274,10 @@ async def providers_map(service: Service) -> ProvidersMap:
     checked against: its mode (live or sandbox), media types with their MIME types and size
     limits, inputs, album sizes, captions, its own target fields, its circuit breaker and
     its outbound rate limit."""
-    return ProvidersMap.model_validate({"providers": await service.capabilities()})
+    described = await service.capabilities()
+    return ProvidersMap.model_validate(
+        {"providers": {name: {**ProviderMap.UNDESCRIBED, **m} for name, m in described.items()}}
+    )
 
 
 async def metrics(runtime: CurrentRuntime) -> Response:

@@ -18,11 +18,19 @@ from providers import Provider
 class Runtime:
     """The services behind the routes: `request.app.state.runtime`."""
 
-    providers: dict[str, Provider]
-    modes: dict[str, Literal["live", "sandbox"]]
     service: MediaService
     api_keys: tuple[bytes, ...]
     body_policy: BodyPolicy
     redis: Redis | None
     idempotency: Idempotency
     drain: Drain = field(default_factory=Drain)
+
+    @property
+    def modes(self) -> dict[str, Literal["live", "sandbox"]]:
+        """Each served provider's mode."""
+        return {name: served.mode for name, served in self.service.served.items()}
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        """Each served provider's adapter."""
+        return {name: served.adapter for name, served in self.service.served.items()}

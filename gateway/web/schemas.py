@@ -3,7 +3,7 @@ in gateway.pipeline.fields, generated from the providers' specs."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,6 +127,16 @@ class RateLimit(BaseModel):
 
 class ProviderMap(BaseModel):
     """One provider: how it is wired, what it accepts, and where a send goes."""
+
+    # What the entries a provider describes itself (`providers.base.DescribesItself`) are
+    # for one that does not.
+    UNDESCRIBED: ClassVar[dict[str, Any]] = {
+        "caption_media_types": None,
+        "caption_requires": None,
+        "delivery": None,
+        "delivery_max_bytes": {},
+        "delivery_formats": {},
+    }
 
     mode: Literal["live", "sandbox"]
     inputs: list[Literal["file", "url"]]

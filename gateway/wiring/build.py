@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -18,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.pipeline.fetch import Fetcher, fetch_policy
 from gateway.pipeline.idempotent import Idempotency
-from gateway.pipeline.service import MediaService, OutboundLimit
+from gateway.pipeline.service import MediaService, Served
 from gateway.pipeline.spool import spool_writable
 from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
@@ -33,7 +34,7 @@ from gateway.web.middleware import BodyPolicy
 from gateway.web.runtime import Runtime
 from gateway.wiring.settings import Settings, StartupError, load
 from gateway.wiring.transport import AiohttpTransport, CookielessClient
-from providers import Provider, ProviderSettings, ProviderSpec
+from providers import ProviderSettings, ProviderSpec
 from providers.http import CLIENT_HEADERS, Memo, MemoryMemo, ProviderContext, share_nothing
 
 log = logging.getLogger("gateway")
@@ -129,54 +130,25 @@ async def build_runtime(
     provider_settings: Mapping[str, ProviderSettings],
     stack: AsyncExitStack,
 ) -> Runtime:
-    redis: Redis | None = None
-    if settings.redis_url is not None:
-        redis = Redis.from_url(
-            settings.redis_url.get_secret_value(),
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            # A pooled connection that a Redis restart closed is tried once more on a new
-            # one (every script is safe to send twice: gateway.state). A stalled Redis is
-            # not waited for twice: its timeout is the answer.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            retry_on_error=[RedisConnectionError],
-            health_check_interval=30,
-        )
-        stack.push_async_callback(redis.aclose)
+    redis = _redis(settings, stack)
     shares = redis_shares(redis) if redis is not None else share_nothing
     memo: Memo = RedisMemo(redis) if redis is not None else MemoryMemo()
-    timeout = httpx.Timeout(settings.upstream_timeout_s)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    providers: dict[str, Provider] = {}
-    modes: dict[str, Literal["live", "sandbox"]] = {}
+    served: dict[str, Served] = {}
     for name, spec in specs.items():
-        configured = provider_settings[name]
-        client: httpx.AsyncClient
-        if configured.live:
-            client = CookielessClient(
-                transport=AiohttpTransport(limits),
-                timeout=timeout,
-                follow_redirects=False,
-                headers=CLIENT_HEADERS,
-            )
-            modes[name] = "live"
-        elif (simulator := spec.load_simulator()) is not None:
-            sandbox = simulator(configured)
-            transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
-            client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=CLIENT_HEADERS)
-            configured = sandbox.settings
-            modes[name] = "sandbox"
-        else:
+        # The operator's GATEWAY_RATE_LIMITS, where given, in place of the vendor's limit.
+        spec = dataclasses.replace(spec, rate_limit=settings.rate_limits.get(name, spec.rate_limit))
+        connected = _connect(spec, provider_settings[name], settings)
+        if connected is None:
             log.warning(
                 "provider has no credentials and no sandbox; not served", extra={"provider": name}
             )
             continue
+        client, configured, mode = connected
         await stack.enter_async_context(client)
         context = ProviderContext(
             client, settings.upstream_timeout_s, shares, memo, observe=observe_call
         )
-        providers[name] = spec.build(configured, context)
-
+        served[name] = Served(spec, spec.build(configured, context), mode)
     fetcher = Fetcher(
         allowed=fetch_policy(settings.fetch_allow_private),
         timeout=settings.fetch_timeout_s,
@@ -187,12 +159,10 @@ async def build_runtime(
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
     )
     service = MediaService(
-        providers,
-        {name: specs[name].target for name in providers},
+        served,
         fetcher,
         max_upload_bytes=settings.max_upload_bytes,
         deadline_s=settings.request_deadline_s,
-        sandboxed=[name for name, mode in modes.items() if mode == "sandbox"],
         guards=RedisGuards(redis) if redis is not None else MemoryGuards(),
         breaker=BreakerPolicy(
             failures=settings.breaker_failures,
@@ -200,18 +170,8 @@ async def build_runtime(
             # One trial at a time; a trial that never ends frees the next after this.
             trial_s=settings.request_deadline_s + LEASE_MARGIN_S,
         ),
-        limits={
-            name: OutboundLimit(
-                rate=settings.rate_limits.get(name, specs[name].rate_limit),
-                cost=specs[name].calls_per_send,
-                partition=specs[name].partition,
-            )
-            for name in providers
-        },
     )
     return Runtime(
-        providers=providers,
-        modes=modes,
         service=service,
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
         body_policy=BodyPolicy(
@@ -231,3 +191,48 @@ async def build_runtime(
             lease_s=settings.request_deadline_s + LEASE_MARGIN_S,
         ),
     )
+
+
+def _redis(settings: Settings, stack: AsyncExitStack) -> Redis | None:
+    if settings.redis_url is None:
+        return None
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        # A pooled connection that a Redis restart closed is tried once more on a new one
+        # (every script is safe to send twice: gateway.state). A stalled Redis is not
+        # waited for twice: its timeout is the answer.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError],
+        health_check_interval=30,
+    )
+    stack.push_async_callback(redis.aclose)
+    return redis
+
+
+_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+def _connect(
+    spec: ProviderSpec, configured: ProviderSettings, settings: Settings
+) -> tuple[httpx.AsyncClient, ProviderSettings, Literal["live", "sandbox"]] | None:
+    """The client a provider's adapter calls with, the settings it is built from, and its
+    mode: live with its credentials, else its sandbox in the process; None: neither."""
+    timeout = httpx.Timeout(settings.upstream_timeout_s)
+    client: httpx.AsyncClient
+    if configured.live:
+        client = CookielessClient(
+            transport=AiohttpTransport(_LIMITS),
+            timeout=timeout,
+            follow_redirects=False,
+            headers=CLIENT_HEADERS,
+        )
+        return client, configured, "live"
+    simulator = spec.load_simulator()
+    if simulator is None:
+        return None
+    sandbox = simulator(configured)
+    transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=CLIENT_HEADERS)
+    return client, sandbox.settings, "sandbox"

@@ -105,11 +105,8 @@ async def test_send_uploads_then_posts(http: httpx.AsyncClient, clock: Clock) ->
     )
     delivery = await provider(http, clock).send(request())
 
-    assert (delivery.media_id, delivery.reference_id, delivery.action_id) == (
-        "MR/1==",
-        "ref",
-        "act",
-    )
+    assert delivery.media_id == "MR/1=="
+    assert delivery.details == {"reference_id": "ref", "action_id": "act"}
     headers = auth.calls.last.request.headers
     assert headers["applicationId"] == "app-id"
     assert headers["applicationSecret"] == "app-secret-value"
@@ -147,7 +144,7 @@ async def test_album_is_one_upload_with_every_image(http: httpx.AsyncClient, clo
         "actionType": "Album",
         "actionBody": {"mediaResource": "MR"},
     }
-    assert delivery.action_id is None
+    assert delivery.details["action_id"] is None
 
 
 @pytest.mark.parametrize(

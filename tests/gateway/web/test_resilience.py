@@ -104,6 +104,7 @@ async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> Non
     """A send without app_id goes to the default app's partition; /readyz must show that
     breaker, not one no send ever uses."""
     from gateway.state.guards import BreakerPolicy
+    from providers.gupshup import GupshupTarget
     from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
     from tests.gateway.conftest import serve
@@ -111,9 +112,9 @@ async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> Non
     app = create_app(Settings(_env_file=None, breaker_failures=2))
     async with serve(app) as client:
         service = app.state.runtime.service
-        key = service.partition_of("gupshup", service._targets["gupshup"](app_id="sandbox-app"))
+        key = service.partition_of("gupshup", GupshupTarget(app_id="sandbox-app"))
         for _ in range(2):
-            await service._guards.record(key, False, BreakerPolicy(2, 30, 60))
+            await service.guards.record(key, False, BreakerPolicy(2, 30, 60))
         ready = (await client.get("/readyz")).json()
         described = (await client.get("/providers")).json()["providers"]
     assert key == "gupshup:sandbox-app"  # the default app, resolved

@@ -490,14 +490,6 @@ async def test_a_png_named_long_dot_pdf_is_refused_by_its_extension(
     assert "'.pdf'" in body["detail"]
 
 
-def test_long_names_are_shortened_keeping_the_extension() -> None:
-    from gateway.pipeline.service import shorten_filename
-
-    assert shorten_filename("a" * 300 + ".png") == "a" * 251 + ".png"
-    assert shorten_filename("short.png") == "short.png"
-    assert len(shorten_filename("a." + "b" * 300)) == 255
-
-
 async def test_success_says_whether_the_sandbox_answered(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/send-media",
