@@ -25,6 +25,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+# The contract's rule, its one statement here: the answers a caller may retry as they are
+# (unless their outcome is unknown). The 409 idempotency conflict is one; its 422 twin is not.
+RETRYABLE = frozenset(
+    {
+        ("rate_limited", 429),
+        ("quota_exceeded", 429),
+        ("provider_error", 502),
+        ("provider_timeout", 504),
+        ("provider_unavailable", 503),
+        ("store_unavailable", 503),
+        ("overloaded", 503),
+        ("not_ready", 503),
+        ("idempotency_conflict", 409),
+    }
+)
+
+
+def retryable(code: str, status: int) -> bool:
+    """Whether an answer with this code and status may be retried as it is."""
+    return (code, status) in RETRYABLE
+
 
 class GatewayError(Exception):
     """The gateway refused a request on its own, before or instead of the provider."""
@@ -32,7 +53,6 @@ class GatewayError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
-    retryable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -94,7 +114,7 @@ class UrlFetchFailedError(GatewayError):
 class IdempotencyConflictError(GatewayError):
     """A request with the same Idempotency-Key is still being served."""
 
-    code, status, title, retryable = "idempotency_conflict", 409, "Idempotency conflict", True
+    code, status, title = "idempotency_conflict", 409, "Idempotency conflict"
 
 
 class IdempotencyMismatchError(GatewayError):
@@ -106,19 +126,19 @@ class IdempotencyMismatchError(GatewayError):
 class ShuttingDownError(GatewayError):
     """This replica is shutting down; another one takes the send."""
 
-    code, status, title, retryable = "not_ready", 503, "Not ready", True
+    code, status, title = "not_ready", 503, "Not ready"
 
 
 class SpoolUnavailableError(GatewayError):
     """Uploads cannot be spooled: the temporary directory is not writable (or full)."""
 
-    code, status, title, retryable = "not_ready", 503, "Not ready", True
+    code, status, title = "not_ready", 503, "Not ready"
 
 
 class StoreUnavailableError(GatewayError):
     """The shared state (Redis) cannot be reached for a request that needs it."""
 
-    code, status, title, retryable = "store_unavailable", 503, "Store unavailable", True
+    code, status, title = "store_unavailable", 503, "Store unavailable"
 
 
 class SendInterruptedError(GatewayError):

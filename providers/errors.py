@@ -23,7 +23,6 @@ its status and message. The gateway turns them into problem documents; adapters 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
 
 
 class Stage(StrEnum):
@@ -33,7 +32,6 @@ class Stage(StrEnum):
     UPLOAD = "upload"
     POST = "post"
     SEND = "send"
-    FETCH = "fetch"
 
 
 class TargetError(ValueError):
@@ -49,9 +47,9 @@ class TargetError(ValueError):
 
 
 class ProviderError(Exception):
-    """A call to a provider did not give a usable answer."""
-
-    retryable: ClassVar[bool] = False
+    """A call to a provider did not give a usable answer. Built complete where it is
+    raised and never changed after: an adapter that knows more (the media id it had
+    uploaded, that the failed call was the delivering one) raises `after_upload`'s copy."""
 
     def __init__(
         self,
@@ -63,6 +61,8 @@ class ProviderError(Exception):
         message: str | None = None,
         retry_after: int | None = None,
         media_id: str | None = None,
+        request_sent: bool = True,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -72,30 +72,35 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.media_id = media_id
-        # Whether the call may have reached the provider (None: not known to the raiser).
-        self.request_sent: bool | None = None
-        # Set by an adapter when the failed call was the one that delivers (a Kaizala post,
-        # a Gupshup send) and the provider may have acted on it: retrying could deliver twice.
-        self.outcome_unknown = False
+        # Whether the call may have reached the provider: False for one refused before it
+        # left (a connection never opened, a spent deadline, an open circuit).
+        self.request_sent = request_sent
+        # The failed call was the one that delivers (a Kaizala post, a Gupshup send) and
+        # the provider may have acted on it: retrying could deliver twice.
+        self.outcome_unknown = outcome_unknown
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Copies and pickles keep every field (the default would call __init__ with `args`).
-        return (_restore, (type(self), self.args, self.__dict__.copy()))
+    def after_upload(self, media_id: str, *, delivering: bool) -> ProviderError:
+        """This failure, built anew, with the media id an upload had already given and,
+        when the failed call was the delivering one, whether its outcome is unknown."""
+        return type(self)(
+            self.detail,
+            provider=self.provider,
+            stage=self.stage,
+            status=self.status,
+            message=self.message,
+            retry_after=self.retry_after,
+            media_id=media_id,
+            request_sent=self.request_sent,
+            outcome_unknown=delivering and may_have_acted(self),
+        )
 
 
 def may_have_acted(error: ProviderError) -> bool:
     """Whether the provider may have acted on the failed call: it was sent, and no answer
     said it was refused (a timeout, a dropped connection, a 5xx, or an unreadable 200)."""
-    if error.request_sent is False:
+    if not error.request_sent:
         return False
     return error.status is None or error.status >= 500 or 200 <= error.status < 300
-
-
-def _restore(kind: type[ProviderError], args: tuple[Any, ...], fields: dict[str, Any]) -> Any:
-    error = kind.__new__(kind)
-    error.args = args
-    error.__dict__.update(fields)
-    return error
 
 
 class PermanentProviderError(ProviderError):
@@ -120,8 +125,6 @@ class MediaTooLargeError(PermanentProviderError):
 
 class TransientProviderError(ProviderError):
     """The provider failed in a way that a later retry may not meet."""
-
-    retryable: ClassVar[bool] = True
 
 
 class RateLimitedError(TransientProviderError):

@@ -27,7 +27,6 @@ from providers.errors import (
     ProviderRejectedError,
     Stage,
     TargetError,
-    may_have_acted,
 )
 from providers.http import (
     Answer,
@@ -344,12 +343,11 @@ class GupshupProvider:
                 await request.delivering(media_id)
                 message_id = await self._deliver(request, app_id, target.to, media_id, token)
         except ProviderError as exc:
-            if exc.stage is Stage.SEND:
-                exc.media_id = media_id
-                # The send is what delivers: if Gupshup may have acted on it, a retry could
-                # deliver the message twice.
-                exc.outcome_unknown = may_have_acted(exc)
-            raise
+            if exc.stage is not Stage.SEND:
+                raise
+            # The send is what delivers: if Gupshup may have acted on it, a retry could
+            # deliver the message twice.
+            raise exc.after_upload(media_id, delivering=True) from exc
         return Delivery(media_id=media_id, message_id=message_id, media_reused=reused)
 
     async def _recall(self, key: str | None) -> str | None:

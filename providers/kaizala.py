@@ -27,7 +27,6 @@ from providers.errors import (
     ProviderFailedError,
     ProviderRejectedError,
     Stage,
-    may_have_acted,
 )
 from providers.http import (
     Answer,
@@ -230,11 +229,9 @@ class KaizalaProvider:
         try:
             return await self._post(request, target.group_id, media_resource)
         except ProviderError as exc:
-            exc.media_id = media_resource
             # The post is what delivers: if Kaizala may have acted on it, a retry could
             # post the message twice.
-            exc.outcome_unknown = exc.stage is Stage.POST and may_have_acted(exc)
-            raise
+            raise exc.after_upload(media_resource, delivering=exc.stage is Stage.POST) from exc
 
     async def _upload(self, request: MediaRequest) -> str:
         size = sum(f.size for f in request.files)

@@ -292,6 +292,7 @@ class MediaService:
                 provider=name,
                 stage=None,
                 retry_after=math.ceil(wait),
+                request_sent=False,
             )
         if spec.rate_limit is None:
             return
@@ -303,6 +304,7 @@ class MediaService:
                 provider=name,
                 stage=None,
                 retry_after=max(1, math.ceil(wait)),
+                request_sent=False,
             )
 
     async def _record(self, key: str, *, ok: bool) -> None:

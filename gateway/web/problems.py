@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from gateway.context import current_request_id
 from gateway.errors import GatewayError, invalid, validation_errors
+from gateway.errors import retryable as retryable_answer
 from gateway.telemetry import note_problem
 from providers import errors as pe
 
@@ -35,10 +36,6 @@ PROVIDER_CODES: tuple[tuple[type[pe.ProviderError], str, int, str], ...] = (
     (pe.ProviderUnavailableError, "provider_unavailable", 503, "Provider unavailable"),
     (pe.ProviderFailedError, "provider_error", 502, "Provider error"),
     (pe.ProviderError, "provider_error", 502, "Provider error"),
-)
-
-RETRYABLE_CODES = frozenset(
-    {"rate_limited", "provider_error", "provider_timeout", "provider_unavailable"}
 )
 
 _HTTP_CODES = {
@@ -76,7 +73,7 @@ def problem_body(
         "provider": provider,
         "provider_status": provider_status,
         "provider_message": provider_message,
-        "retryable": code in RETRYABLE_CODES if retryable is None else retryable,
+        "retryable": retryable_answer(code, status) if retryable is None else retryable,
         "request_id": request_id if request_id is not None else current_request_id(),
     }
     body.update({key: value for key, value in extensions.items() if value is not None})
@@ -102,7 +99,6 @@ def render_gateway_error(exc: GatewayError) -> JSONResponse:
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
-        retryable=exc.retryable,
         errors=list(exc.errors) if exc.errors is not None else None,
         **dict(exc.extensions or {}),
     )
@@ -150,7 +146,6 @@ def render_unexpected(exc: BaseException) -> JSONResponse:
         status=500,
         title="Internal error",
         detail="The gateway failed unexpectedly; the request id identifies it in the logs.",
-        retryable=False,
     )
     return problem_response(body)
 

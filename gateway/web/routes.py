@@ -85,7 +85,7 @@ def _example(
     provider: str | None = None,
     provider_status: int | None = None,
     provider_message: str | None = None,
-    retryable: bool = False,
+    retryable: bool | None = None,
     **extensions: Any,
 ) -> dict[str, Any]:
     return problem_body(
@@ -133,7 +133,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         _example(
             409, "idempotency_conflict", "Idempotency conflict",
             "A request with this Idempotency-Key is still being served; retry after it ends.",
-            retryable=True,
         ),
     ),
     413: _error(
@@ -177,7 +176,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "The provider throttled (`rate_limited`); see Retry-After.",
         _example(
             429, "rate_limited", "Rate limited", "kaizala answered 429 at post", "kaizala",
-            429, "Too many requests", retryable=True, stage="post", retry_after=7,
+            429, "Too many requests", stage="post", retry_after=7,
         ),
     ),
     500: _error(
@@ -193,7 +192,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "off while its delivering call was in flight (`interrupted`, outcome unknown).",
         _example(
             502, "provider_error", "Provider error", "gupshup could not process the media",
-            "gupshup", 500, "Unable to upload requested Media", retryable=True, stage="upload",
+            "gupshup", 500, "Unable to upload requested Media", stage="upload",
         ),
         _example(
             502, "provider_auth_failed", "Provider refused the gateway",
@@ -214,18 +213,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "shared state unreachable (`store_unavailable`).",
         _example(
             503, "provider_unavailable", "Provider unavailable",
-            "kaizala could not be reached (ConnectError)", "kaizala", retryable=True,
+            "kaizala could not be reached (ConnectError)", "kaizala",
             stage="upload",
         ),
         _example(
             503, "overloaded", "Overloaded",
             "The gateway is serving its limit of 256 sends; retry shortly.",
-            retryable=True,
         ),
         _example(
             503, "store_unavailable", "Store unavailable",
             "The gateway's shared state (Redis) cannot be reached (ConnectionError).",
-            retryable=True,
         ),
     ),
     504: _error(
@@ -328,7 +325,6 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         else "Redis (GATEWAY_REDIS_URL) is unreachable."
         if redis == "unreachable"
         else "The temporary directory is not writable: uploads cannot be spooled.",
-        retryable=True,
         providers=readiness.providers,
         redis=readiness.redis,
     )
@@ -341,7 +337,6 @@ READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
         "temporary directory is not writable), or the gateway is shutting down.",
         _example(
             503, "not_ready", "Not ready", "Redis (GATEWAY_REDIS_URL) is unreachable.",
-            retryable=True,
         ),
     )
 }  # fmt: skip

@@ -72,7 +72,7 @@ class Problem(BaseModel):
     provider_message: str | None = None
     retryable: bool
     request_id: str | None
-    stage: Literal["auth", "upload", "post", "send", "fetch"] | None = Field(
+    stage: Literal["auth", "upload", "post", "send"] | None = Field(
         default=None, description="For provider failures: the step that failed."
     )
     media_id: str | None = Field(

@@ -142,7 +142,6 @@ async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) ->
             status=503,
             title="Overloaded",
             detail=f"The gateway is serving its limit of {limit} sends; retry shortly.",
-            retryable=True,
         )
         response = problems.problem_response(
             body, headers={"Retry-After": "1", "Connection": "close"}

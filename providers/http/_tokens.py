@@ -4,7 +4,6 @@ shared by the replicas when the gateway has somewhere to share them."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -98,7 +97,7 @@ class TokenCell:
 
     async def _join(self) -> Token:
         if self._failure is not None and self._clock() < self._failure_until:
-            raise copy.copy(self._failure)
+            raise self._failure
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
             # A fetch nobody waits for any more must not log "exception never retrieved".
@@ -115,8 +114,7 @@ class TokenCell:
                 stage=Stage.AUTH,
             ) from None
         except ProviderError as exc:
-            # Each waiter gets its own copy: callers add fields to the errors they raise.
-            raise copy.copy(exc) from None
+            raise exc from None  # errors are never changed once raised: one serves all
 
     async def _run(self) -> Token:
         # This task runs in a copy of the first caller's context: the fetch serves every

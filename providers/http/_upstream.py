@@ -98,8 +98,6 @@ class Upstream:
                 result = "timeout"
             elif isinstance(exc, ProviderUnavailableError):
                 result = "unreachable"
-            if exc.request_sent is None:
-                exc.request_sent = True  # it got as far as sending, unless told otherwise
             raise
         finally:
             self.observe(
@@ -111,13 +109,12 @@ class Upstream:
     ) -> Answer:
         timeout = seconds
         if timeout <= 0:
-            spent = ProviderTimeoutError(
+            raise ProviderTimeoutError(
                 f"{self.provider}: the request's deadline was spent before this call",
                 provider=self.provider,
                 stage=stage,
+                request_sent=False,
             )
-            spent.request_sent = False
-            raise spent
         try:
             async with asyncio.timeout(timeout):
                 request = build()
@@ -133,12 +130,7 @@ class Upstream:
                 stage=stage,
             ) from None
         except httpx.HTTPError as exc:
-            failed = transport_error(exc, provider=self.provider, stage=stage)
-            # A connection that could not be opened (or a pool slot never free) sent nothing.
-            failed.request_sent = not isinstance(
-                exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-            )
-            raise failed from None
+            raise transport_error(exc, provider=self.provider, stage=stage) from None
         except AnswerTooLargeError:
             raise ProviderFailedError(
                 f"{self.provider} answered with more than {MAX_ANSWER_BYTES} bytes",
@@ -238,7 +230,8 @@ def status_error(status: int) -> type[ProviderError]:
 
 
 def transport_error(exc: httpx.HTTPError, *, provider: str, stage: Stage) -> ProviderError:
-    """The error for a call that got no HTTP answer at all."""
+    """The error for a call that got no HTTP answer at all; a connection that could not be
+    opened (or a pool slot never free) sent nothing."""
     kind: type[ProviderError]
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         kind, what = ProviderUnavailableError, "could not be reached in time"
@@ -252,7 +245,13 @@ def transport_error(exc: httpx.HTTPError, *, provider: str, stage: Stage) -> Pro
         kind, what = ProviderUnavailableError, "could not be reached"
     else:
         kind, what = ProviderFailedError, "answered with something unreadable"
-    return kind(f"{provider} {what} ({type(exc).__name__})", provider=provider, stage=stage)
+    sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return kind(
+        f"{provider} {what} ({type(exc).__name__})",
+        provider=provider,
+        stage=stage,
+        request_sent=sent,
+    )
 
 
 def parse_retry_after(value: str | None) -> int | None:

@@ -104,9 +104,9 @@ async def test_readiness_shows_the_breaker_sends_to_the_default_app_use() -> Non
     """A send without app_id goes to the default app's partition; /readyz must show that
     breaker, not one no send ever uses."""
     from gateway.state.guards import BreakerPolicy
-    from providers.gupshup import GupshupTarget
     from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
+    from providers.gupshup import GupshupTarget
     from tests.gateway.conftest import serve
 
     app = create_app(Settings(_env_file=None, breaker_failures=2))
