@@ -30,18 +30,16 @@ from providers.errors import (
 )
 from providers.http import (
     Answer,
-    Call,
-    Memo,
-    MemoryMemo,
+    ProviderContext,
     Token,
     TokenCell,
     TokenShare,
-    Upstream,
     checked_base,
-    ignore_call,
     message_of,
     normalize_base,
+    renewing,
     status_error,
+    upload_form,
 )
 from providers.media import Delivery, MediaRequest, MediaType
 from providers.redact import Redactor
@@ -197,22 +195,16 @@ class GupshupProvider:
     def __init__(
         self,
         settings: GupshupSettings,
-        client: httpx.AsyncClient,
+        context: ProviderContext,
         *,
-        timeout: float,
         clock: Callable[[], float] = time.time,
-        share: Callable[[str, str], TokenShare | None] | None = None,
-        memo: Memo | None = None,
-        observe: Callable[[Call], None] = ignore_call,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._redact = Redactor()
-        self._upstream = Upstream(
-            client, provider=NAME, timeout=timeout, redact=self._redact, observe=observe
-        )
+        self._upstream = context.upstream(NAME, self._redact, self._failure)
         self._base = checked_base(settings.base_url) or normalize_base(settings.base_url)
-        self._memo = memo or MemoryMemo()
+        self._memo = context.memo
         self._static: Token | None = None
         self._share: TokenShare | None = None
         self._partner: TokenCell | None = None
@@ -222,14 +214,10 @@ class GupshupProvider:
         else:
             assert settings.partner_email is not None
             assert settings.partner_secret is not None
-            self._share = (
-                # Sealed with the partner secret: only holders of it can read the cache.
-                share(
-                    f"gupshup:{self._base}:{settings.partner_email}",
-                    settings.partner_secret.get_secret_value(),
-                )
-                if share is not None
-                else None
+            # Sealed with the partner secret: only holders of it can read the cache.
+            self._share = context.share(
+                f"gupshup:{self._base}:{settings.partner_email}",
+                settings.partner_secret.get_secret_value(),
             )
             self._partner = TokenCell(
                 self._login, provider=NAME, clock=clock, share=self._share, name="partner"
@@ -365,26 +353,19 @@ class GupshupProvider:
         """POST /partner/app/{appId}/media: the media id of a file or a URL."""
         if request.url is not None:
             assert request.content_type is not None
-            file_type = request.content_type
-            file_field: Any = (None, request.url)
+            form = upload_form("file", [], {"file": request.url, "file_type": request.content_type})
         else:
             (media,) = request.files
-            file_type = media.content_type
-            file_field = (media.filename, media.stream, media.content_type)
-        parts = [("file", file_field), ("file_type", (None, file_type))]
+            form = upload_form("file", request.files, {"file_type": media.content_type})
         size = sum(f.size for f in request.files)
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/media"
-        answer = await self._upstream.call(
-            Stage.UPLOAD, partial(self._media_request, url, token.value, parts), upload_bytes=size
-        )
-        if answer.status == 401 and self._static is None:
-            token = await self._app_cell(app_id).renew(token)
-            answer = await self._upstream.call(
-                Stage.UPLOAD,
-                partial(self._media_request, url, token.value, parts),
-                upload_bytes=size,
-            )
-        body = self._body(answer, Stage.UPLOAD)
+
+        async def upload(token: Token) -> Answer:
+            build = partial(httpx.Request, "POST", url, headers=_auth(token.value), **form)
+            return await self._upstream.call(Stage.UPLOAD, build, upload_bytes=size)
+
+        answer, token = await renewing(self._renewable(app_id), token, upload)
+        body = self._upstream.body(answer, Stage.UPLOAD)
         media_id = body.get("mediaId")
         if isinstance(media_id, int) and not isinstance(media_id, bool):
             media_id = str(media_id)
@@ -412,13 +393,13 @@ class GupshupProvider:
             kind: media,
         }
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/v3/message"
-        answer = await self._upstream.call(Stage.SEND, partial(self._message, url, token, payload))
-        if answer.status == 401 and self._static is None:
-            # Refused before it was acted on: a new app token, and once more.
-            token = await self._app_cell(app_id).renew(token)
-            answer = await self._upstream.call(
-                Stage.SEND, partial(self._message, url, token, payload)
-            )
+
+        async def send(token: Token) -> Answer:
+            build = partial(httpx.Request, "POST", url, headers=_auth(token.value), json=payload)
+            return await self._upstream.call(Stage.SEND, build)
+
+        # A 401 is refused before it was acted on: a new app token, and once more.
+        answer, _ = await renewing(self._renewable(app_id), token, send)
         if not 200 <= answer.status < 300:
             raise self._failure(answer, Stage.SEND)
         body = answer.json()
@@ -431,18 +412,9 @@ class GupshupProvider:
             )
         return message_id
 
-    @staticmethod
-    def _message(url: str, token: Token, payload: dict[str, Any]) -> httpx.Request:
-        return httpx.Request(
-            "POST", url, headers={"Authorization": token.value, "token": token.value}, json=payload
-        )
-
-    @staticmethod
-    def _media_request(url: str, token: str, parts: list[tuple[str, Any]]) -> httpx.Request:
-        # The docs alternate between both headers; sending both satisfies every revision.
-        return httpx.Request(
-            "POST", url, headers={"Authorization": token, "token": token}, files=parts
-        )
+    def _renewable(self, app_id: str) -> TokenCell | None:
+        """Where a refused app token is renewed (a static token is not)."""
+        return None if self._static is not None else self._app_cell(app_id)
 
     async def _app_token(self, app_id: str) -> Token:
         if self._static is not None:
@@ -468,17 +440,15 @@ class GupshupProvider:
         """GET /partner/app/{appId}/token with the partner token (logging in when needed)."""
         assert self._partner is not None
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/token"
-        partner = await self._partner.get()
-        answer = await self._upstream.call(
-            Stage.AUTH, partial(httpx.Request, "GET", url, headers={"Authorization": partner.value})
-        )
-        if answer.status == 401:
-            partner = await self._partner.renew(partner)
-            answer = await self._upstream.call(
-                Stage.AUTH,
-                partial(httpx.Request, "GET", url, headers={"Authorization": partner.value}),
+
+        async def fetch(partner: Token) -> Answer:
+            headers = {"Authorization": partner.value}
+            return await self._upstream.call(
+                Stage.AUTH, partial(httpx.Request, "GET", url, headers=headers)
             )
-        body = self._body(answer, Stage.AUTH)
+
+        answer, _ = await renewing(self._partner, await self._partner.get(), fetch)
+        body = self._upstream.body(answer, Stage.AUTH)
         inner = body.get("token")
         value = inner.get("token") if isinstance(inner, dict) else None
         if not isinstance(value, str) or not value:
@@ -503,15 +473,12 @@ class GupshupProvider:
             Stage.AUTH,
             partial(httpx.Request, "POST", f"{self._base}/partner/account/login", data=form),
         )
-        body = self._body(answer, Stage.AUTH)
+        body = self._upstream.body(answer, Stage.AUTH)
         value = body.get("token")
         if not isinstance(value, str) or not value:
             raise self._upstream.unreadable(Stage.AUTH, "answered the login without a token")
         self._redact.add(value)
         return Token(value, self._clock() + PARTNER_TOKEN_LIFE_S)
-
-    def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
-        return self._upstream.json_object(answer, stage, self._failure)
 
     def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
         """Every failed Gupshup answer maps to the error tree here, by status."""
@@ -531,18 +498,16 @@ SPEC = ProviderSpec(
     NAME,
     settings=GupshupSettings,
     target=GupshupTarget,
-    build=lambda settings, context: GupshupProvider(
-        settings,
-        context.client,
-        timeout=context.timeout,
-        share=context.share,
-        memo=context.memo,
-        observe=context.observe,
-    ),
+    build=GupshupProvider,
     simulator="simulators.gupshup:sandbox",
     rate_limit=(10, 1.0),  # per app
     partition=lambda target: target.app_id or "",
 )
+
+
+def _auth(token: str) -> dict[str, str]:
+    # The docs alternate between both headers; sending both satisfies every revision.
+    return {"Authorization": token, "token": token}
 
 
 def _megabytes(size: int) -> str:

@@ -30,13 +30,11 @@ from providers.errors import (
 )
 from providers.http import (
     Answer,
-    Call,
+    ProviderContext,
     Token,
     TokenCell,
     TokenShare,
-    Upstream,
     checked_base,
-    ignore_call,
     message_of,
     normalize_base,
     status_error,
@@ -90,10 +88,6 @@ class KaizalaSettings(ProviderSettings):
     access_token: SecretStr | None = None
     album_max_images: int = Field(default=10, ge=2, le=100)
     token_refresh_margin_s: float = Field(default=300.0, ge=0)
-
-    @property
-    def refresh_mode(self) -> bool:
-        return self.application_id is not None
 
     @property
     def live(self) -> bool:
@@ -163,19 +157,14 @@ class KaizalaProvider:
     def __init__(
         self,
         settings: KaizalaSettings,
-        client: httpx.AsyncClient,
+        context: ProviderContext,
         *,
-        timeout: float,
         clock: Callable[[], float] = time.time,
-        share: Callable[[str, str], TokenShare | None] | None = None,
-        observe: Callable[[Call], None] = ignore_call,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._redact = Redactor()
-        self._upstream = Upstream(
-            client, provider=NAME, timeout=timeout, redact=self._redact, observe=observe
-        )
+        self._upstream = context.upstream(NAME, self._redact, self._failure)
         self._auth_base = checked_base(settings.auth_url) or normalize_base(settings.auth_url)
         self._base = checked_base(settings.endpoint_url) or ""
         self._refresh_token = (
@@ -190,13 +179,12 @@ class KaizalaProvider:
         else:
             assert settings.application_id is not None
             assert settings.application_secret is not None
-            if share is not None:
-                # Sealed with the application secret: only holders of it can read the cache.
-                # A token belongs to the auth server that issued it, and to the application.
-                self._share = share(
-                    f"kaizala:{self._auth_base}:{settings.application_id}",
-                    settings.application_secret.get_secret_value(),
-                )
+            # Sealed with the application secret: only holders of it can read the cache.
+            # A token belongs to the auth server that issued it, and to the application.
+            self._share = context.share(
+                f"kaizala:{self._auth_base}:{settings.application_id}",
+                settings.application_secret.get_secret_value(),
+            )
             self._tokens = TokenCell(
                 self._fetch_token, provider=NAME, clock=clock, share=self._share, name="access"
             )
@@ -237,9 +225,9 @@ class KaizalaProvider:
         size = sum(f.size for f in request.files)
         form = upload_form("files", request.files)
         answer = await self._call(Stage.UPLOAD, "/v1/media", upload_bytes=size, **form)
-        media_resource = self._body(answer, Stage.UPLOAD).get("mediaResource")
+        media_resource = self._upstream.body(answer, Stage.UPLOAD).get("mediaResource")
         if not isinstance(media_resource, str) or not media_resource:
-            raise self._unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
+            raise self._upstream.unreadable(Stage.UPLOAD, "no mediaResource in the upload answer")
         return media_resource
 
     async def _post(self, request: MediaRequest, group_id: str, media_resource: str) -> Delivery:
@@ -248,11 +236,11 @@ class KaizalaProvider:
             action_body["caption"] = request.caption
         payload = {"actionType": ACTION_TYPES[request.media_type], "actionBody": action_body}
         path = f"/v1/groups/{quote(group_id, safe='')}/actions"
-        body = self._body(await self._call(Stage.POST, path, json=payload), Stage.POST)
+        body = self._upstream.body(await self._call(Stage.POST, path, json=payload), Stage.POST)
         reference_id = body.get("referenceId")
         action_id = body.get("actionId")
         if not isinstance(reference_id, str) or not reference_id:
-            raise self._unreadable(Stage.POST, "no referenceId in the action answer")
+            raise self._upstream.unreadable(Stage.POST, "no referenceId in the action answer")
         return Delivery(
             media_id=media_resource,
             details={
@@ -358,15 +346,17 @@ class KaizalaProvider:
                 break
             moves += 1
             self._auth_base = self._moved(url, path, answer, Stage.AUTH, moves)
-        body = self._body(answer, Stage.AUTH)
+        body = self._upstream.body(answer, Stage.AUTH)
         value, expiry = body.get("accessToken"), body.get("accessTokenExpiry")
         endpoint = checked_base(body.get("endpointUrl"))
         if not isinstance(value, str) or not value:
-            raise self._unreadable(Stage.AUTH, "the token answer lacks accessToken")
+            raise self._upstream.unreadable(Stage.AUTH, "the token answer lacks accessToken")
         if endpoint is None:
-            raise self._unreadable(Stage.AUTH, "the token answer's endpointUrl is not a URL")
+            raise self._upstream.unreadable(
+                Stage.AUTH, "the token answer's endpointUrl is not a URL"
+            )
         if not isinstance(expiry, int | float) or isinstance(expiry, bool):
-            raise self._unreadable(Stage.AUTH, "the token answer lacks accessTokenExpiry")
+            raise self._upstream.unreadable(Stage.AUTH, "the token answer lacks accessTokenExpiry")
         self._redact.add(value)
         replacement = body.get("refreshToken")
         if isinstance(replacement, str) and replacement and replacement != self._refresh_token:
@@ -405,9 +395,6 @@ class KaizalaProvider:
             return False
         return True
 
-    def _body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
-        return self._upstream.json_object(answer, stage, self._failure)
-
     def _failure(self, answer: Answer, stage: Stage) -> ProviderError:
         """Every failed Kaizala answer maps to the error tree here, by status and errorCode."""
         body = answer.json()
@@ -425,9 +412,6 @@ class KaizalaProvider:
             message = answer.content[:200].decode("utf-8", "replace")
         return self._upstream.error(kind, detail, answer, stage, message)
 
-    def _unreadable(self, stage: Stage, detail: str) -> ProviderError:
-        return self._upstream.unreadable(stage, detail)
-
 
 def _token_refused(answer: Answer) -> bool:
     if answer.status == 401:
@@ -442,13 +426,7 @@ SPEC = ProviderSpec(
     NAME,
     settings=KaizalaSettings,
     target=KaizalaTarget,
-    build=lambda settings, context: KaizalaProvider(
-        settings,
-        context.client,
-        timeout=context.timeout,
-        share=context.share,
-        observe=context.observe,
-    ),
+    build=KaizalaProvider,
     simulator="simulators.kaizala:sandbox",
     rate_limit=(100, 60.0),  # per connector
     calls_per_send=2,  # an upload and a post

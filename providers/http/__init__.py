@@ -6,7 +6,7 @@ from providers.http._answers import CLIENT_HEADERS, MAX_ANSWER_BYTES, Answer
 from providers.http._context import ProviderContext
 from providers.http._memo import Memo, MemoryMemo
 from providers.http._multipart import upload_form
-from providers.http._tokens import Token, TokenCell, TokenShare, share_nothing
+from providers.http._tokens import Token, TokenCell, TokenShare, renewing, share_nothing
 from providers.http._upstream import (
     Call,
     Upstream,
@@ -35,6 +35,7 @@ __all__ = [
     "message_of",
     "normalize_base",
     "parse_retry_after",
+    "renewing",
     "share_nothing",
     "status_error",
     "transport_error",

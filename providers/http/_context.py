@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from providers.errors import ProviderError, Stage
+from providers.http._answers import Answer
 from providers.http._memo import Memo, MemoryMemo
 from providers.http._tokens import TokenShare, share_nothing
-from providers.http._upstream import Call, ignore_call
+from providers.http._upstream import Call, Upstream, ignore_call
+from providers.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -25,3 +28,19 @@ class ProviderContext:
     share: Callable[[str, str], TokenShare | None] = share_nothing
     memo: Memo = field(default_factory=MemoryMemo)
     observe: Callable[[Call], None] = ignore_call
+
+    def upstream(
+        self,
+        provider: str,
+        redact: Redactor,
+        failure: Callable[[Answer, Stage], ProviderError] | None = None,
+    ) -> Upstream:
+        """The adapter's choke point for its calls, with how it maps its failed answers."""
+        return Upstream(
+            self.client,
+            provider=provider,
+            timeout=self.timeout,
+            redact=redact,
+            observe=self.observe,
+            failure=failure,
+        )

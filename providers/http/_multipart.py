@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from providers.media import LiveBody, MediaFile
 
 
-def upload_form(name: str, files: Sequence[MediaFile]) -> dict[str, Any]:
+def upload_form(
+    name: str, files: Sequence[MediaFile], fields: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """`httpx.Request` keyword arguments for a multipart upload of `files`, each a part
-    called `name`: httpx's own encoding when every file lies in the spool; when one is still
+    called `name`, then text parts `fields`, in order (a form of text parts only when there
+    are no files): httpx's own encoding when every file lies in the spool; when one is still
     arriving (`MediaFile.live`), the same parts streamed with their length declared, built
     afresh for each attempt. Headers, if any, are in the "headers" entry."""
     live = [f for f in files if f.live is not None]
     if not live:
-        return {"files": [(name, (f.filename, f.stream, f.content_type)) for f in files]}
-    if len(files) != 1:
+        parts: list[tuple[str, Any]] = [
+            (name, (f.filename, f.stream, f.content_type)) for f in files
+        ]
+        return {"files": parts + [(key, (None, value)) for key, value in (fields or {}).items()]}
+    if len(files) != 1 or fields:
         raise ValueError("a file still arriving is sent alone")
     (media,) = live
     assert media.live is not None

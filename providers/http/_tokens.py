@@ -13,6 +13,7 @@ from typing import Protocol
 
 from providers.deadline import detach, remaining
 from providers.errors import ProviderError, ProviderTimeoutError, RateLimitedError, Stage
+from providers.http._answers import Answer
 
 log = logging.getLogger("providers.http")
 
@@ -164,3 +165,19 @@ class TokenCell:
                 extra={"provider": self._provider, "error": type(exc).__name__},
             )
             return await self._fetch()
+
+
+async def renewing(
+    cell: TokenCell | None,
+    token: Token,
+    attempt: Callable[[Token], Awaitable[Answer]],
+    *,
+    refused: Callable[[Answer], bool] = lambda answer: answer.status == 401,
+) -> tuple[Answer, Token]:
+    """`attempt` with `token`; when the provider refuses the token (`refused`) and `cell`
+    can renew it, once more with a new one. The answer, and the token it was made with."""
+    answer = await attempt(token)
+    if cell is not None and refused(answer):
+        token = await cell.renew(token)
+        answer = await attempt(token)
+    return answer, token

@@ -71,12 +71,15 @@ class Upstream:
         timeout: float,
         redact: Redactor,
         observe: Callable[[Call], None] = ignore_call,
+        failure: Callable[[Answer, Stage], ProviderError] | None = None,
     ) -> None:
         self.client = client
         self.provider = provider
         self.timeout = timeout
         self.redact = redact
         self.observe = observe
+        # How the adapter maps its failed answers onto the error tree (`body`).
+        self.failure = failure or self.generic_failure
 
     async def call(
         self, stage: Stage, build: Callable[[], httpx.Request], *, upload_bytes: int = 0
@@ -184,17 +187,22 @@ class Upstream:
             retry_after=retry_after if kind is RateLimitedError else None,
         )
 
-    def json_object(
-        self, answer: Answer, stage: Stage, failure: Callable[[Answer, Stage], ProviderError]
-    ) -> dict[str, Any]:
+    def body(self, answer: Answer, stage: Stage) -> dict[str, Any]:
         """The JSON object of a 200 answer; for any other status, the adapter's `failure`
         mapping of it (each adapter maps its failed answers in that one place)."""
         if answer.status != 200:
-            raise failure(answer, stage)
+            raise self.failure(answer, stage)
         body = answer.json()
         if not isinstance(body, dict):
             raise self.unreadable(stage, "answered 200 with a body that is not a JSON object")
         return body
+
+    def generic_failure(self, answer: Answer, stage: Stage) -> ProviderError:
+        """A failed answer mapped by its status alone."""
+        detail = f"{self.provider} answered {answer.status} at {stage.value}"
+        return self.error(
+            status_error(answer.status), detail, answer, stage, message_of(answer.json())
+        )
 
     def unreadable(
         self, stage: Stage, what: str, message: str | None = None

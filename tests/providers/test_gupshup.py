@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from providers import MediaFile, MediaRequest, MediaType
 from providers import errors as pe
 from providers.gupshup import GupshupProvider, GupshupSettings, GupshupTarget
+from providers.http import ProviderContext
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,7 @@ def static(http: httpx.AsyncClient, **extra: Any) -> GupshupProvider:
         app_token=SecretStr("sk_static_token"),
         **extra,
     )
-    return GupshupProvider(settings, http, timeout=5)
+    return GupshupProvider(settings, ProviderContext(http, 5))
 
 
 def chain(http: httpx.AsyncClient) -> GupshupProvider:
@@ -48,7 +49,7 @@ def chain(http: httpx.AsyncClient) -> GupshupProvider:
         partner_email="ops@example.com",
         partner_secret=SecretStr("partner-secret-1"),
     )
-    return GupshupProvider(settings, http, timeout=5)
+    return GupshupProvider(settings, ProviderContext(http, 5))
 
 
 def pdf_request(app_id: str | None = None) -> MediaRequest:
@@ -280,7 +281,7 @@ async def test_a_login_429_is_shared_by_every_waiter_and_honoured() -> None:
             partner_email="ops@example.com",
             partner_secret=SecretStr("partner-secret-1"),
         )
-        gs = GupshupProvider(settings, client, timeout=5, clock=lambda: now[0])
+        gs = GupshupProvider(settings, ProviderContext(client, 5), clock=lambda: now[0])
         results = await asyncio.gather(
             *(gs.send(pdf_request("app-1")) for _ in range(8)), return_exceptions=True
         )

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from providers import MediaFile, MediaRequest, MediaType
 from providers import errors as pe
+from providers.http import ProviderContext
 from providers.kaizala import KaizalaProvider, KaizalaSettings, KaizalaTarget
 
 pytestmark = pytest.mark.anyio
@@ -91,7 +92,7 @@ async def http() -> Any:
 def provider(
     http: httpx.AsyncClient, clock: Clock, settings: KaizalaSettings | None = None
 ) -> KaizalaProvider:
-    return KaizalaProvider(settings or refresh_settings(), http, timeout=5, clock=clock)
+    return KaizalaProvider(settings or refresh_settings(), ProviderContext(http, 5), clock=clock)
 
 
 @respx.mock
@@ -494,7 +495,7 @@ async def test_slow_drip_answer_hits_the_whole_call_deadline(
         return token_answer()
 
     respx.get(f"{AUTH}/v1/accessToken").mock(side_effect=drip)
-    kz = KaizalaProvider(refresh_settings(), http, timeout=0.1, clock=clock)
+    kz = KaizalaProvider(refresh_settings(), ProviderContext(http, 0.1), clock=clock)
     with pytest.raises(pe.ProviderTimeoutError):
         await kz.send(request())
 

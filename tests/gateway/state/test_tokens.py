@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from gateway.state.tokens import RedisTokenShare, redis_shares
-from providers.http import Token
+from providers.http import ProviderContext, Token
 from providers.kaizala import KaizalaProvider, KaizalaSettings
 from tests.conftest import redis_for_tests
 from tests.providers.test_kaizala import request
@@ -108,12 +108,12 @@ async def test_two_replicas_fetch_one_token_and_share_a_rotated_refresh_token(
     )
     shares = redis_shares(redis)
     async with httpx.AsyncClient(transport=httpx.MockTransport(kaizala)) as client:
-        a = KaizalaProvider(settings, client, timeout=5, share=shares)
-        b = KaizalaProvider(settings, client, timeout=5, share=shares)
+        a = KaizalaProvider(settings, ProviderContext(client, 5, shares))
+        b = KaizalaProvider(settings, ProviderContext(client, 5, shares))
         await asyncio.gather(a.send(request()), b.send(request()), a.send(request()))
         assert fetches == ["refresh-one"]  # one fetch served both replicas
         # A restart (a new replica) with only the configured, now retired, refresh token:
-        restarted = KaizalaProvider(settings, client, timeout=5, share=shares)
+        restarted = KaizalaProvider(settings, ProviderContext(client, 5, shares))
         await redis.delete(*await redis.keys("mg:*tok:access"))  # the access token expired
         await restarted.send(request())
         assert fetches == ["refresh-one", "refresh-two"]
@@ -149,7 +149,7 @@ async def test_a_token_is_shared_only_for_the_auth_server_that_issued_it(redis: 
             refresh_token=SecretStr("refresh-one"),
         )
         async with httpx.AsyncClient(transport=kaizala_at(host)) as client:
-            await KaizalaProvider(settings, client, timeout=5, share=shares).send(request())
+            await KaizalaProvider(settings, ProviderContext(client, 5, shares)).send(request())
     assert issued == ["old.test", "new.test"]
 
 

@@ -22,8 +22,8 @@ from providers import (
     ProviderSettings,
     ProviderSpec,
 )
-from providers.errors import ProviderError, ProviderFailedError, Stage
-from providers.http import ProviderContext, Upstream, message_of, status_error
+from providers.errors import Stage
+from providers.http import ProviderContext
 from providers.redact import Redactor
 
 NAME = "echo"
@@ -56,16 +56,10 @@ class EchoProvider:
     """Uploads one PNG to POST {base}/channels/{channel}/media."""
 
     def __init__(self, settings: EchoSettings, context: ProviderContext) -> None:
-        client, timeout = context.client, context.timeout
         self._base = settings.base_url.rstrip("/")
         self._token = settings.token.get_secret_value() if settings.token else ""
-        self._upstream = Upstream(
-            client,
-            provider=NAME,
-            timeout=timeout,
-            redact=Redactor([self._token]),
-            observe=context.observe,
-        )
+        # Every call through one choke point; failed answers mapped by their status.
+        self._upstream = context.upstream(NAME, Redactor([self._token]))
         self._capabilities = Capabilities(
             formats={MediaType.IMAGE: frozenset({"image/png"})}, captions=False
         )
@@ -82,20 +76,9 @@ class EchoProvider:
         files: Any = {"file": (media.filename, media.stream, media.content_type)}
         build = partial(httpx.Request, "POST", url, headers={"token": self._token}, files=files)
         answer = await self._upstream.call(Stage.UPLOAD, build)
-        body = answer.json()
-        if answer.status != 200:
-            error: ProviderError = self._upstream.error(
-                status_error(answer.status),
-                f"echo answered {answer.status}",
-                answer,
-                Stage.UPLOAD,
-                message_of(body),
-            )
-            raise error
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise ProviderFailedError(
-                "echo answered without an id", provider=NAME, stage=Stage.UPLOAD, status=200
-            )
+        body = self._upstream.body(answer, Stage.UPLOAD)
+        if not isinstance(body.get("id"), str):
+            raise self._upstream.unreadable(Stage.UPLOAD, "answered without an id")
         return Delivery(media_id=body["id"])
 
 
