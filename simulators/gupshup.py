@@ -110,36 +110,35 @@ def _meta_error(status: int, message: str, code: int) -> JSONResponse:
     )
 
 
-def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
-    """The simulator as an ASGI app."""
-    cfg = config or GupshupSimConfig()
-    state = _State(app_tokens={token: app for app, token in cfg.static_app_tokens.items()})
-    app = FastAPI(title="Gupshup sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+class _Simulator:
+    """The simulator's state and its endpoints (each a method, registered by `create_app`)."""
 
-    @app.post("/partner/account/login")
-    async def login(request: Request) -> Response:
+    def __init__(self, cfg: GupshupSimConfig) -> None:
+        self.cfg = cfg
+        self.state = _State(app_tokens={token: app for app, token in cfg.static_app_tokens.items()})
+
+    async def login(self, request: Request) -> Response:
         form = await request.form()
         secret = form.get("secret") or form.get("password")
-        state.log.append({"call": "login"})
-        if form.get("email") != cfg.partner_email or secret != cfg.partner_secret:
+        self.state.log.append({"call": "login"})
+        if form.get("email") != self.cfg.partner_email or secret != self.cfg.partner_secret:
             return _error(401, "Invalid email or secret")
         token = f"partner-{secrets.token_hex(16)}"
-        state.partner_tokens.add(token)
+        self.state.partner_tokens.add(token)
         return JSONResponse({"token": token})
 
-    @app.get("/partner/app/{app_id}/token")
-    async def app_token(request: Request, app_id: str) -> Response:
-        state.log.append({"call": "app_token", "app": app_id})
-        if request.headers.get("Authorization") not in state.partner_tokens:
+    async def app_token(self, request: Request, app_id: str) -> Response:
+        self.state.log.append({"call": "app_token", "app": app_id})
+        if request.headers.get("Authorization") not in self.state.partner_tokens:
             return _error(401, "Authentication Failed")
         token = f"sk_{secrets.token_hex(16)}"
-        state.app_tokens[token] = app_id
+        self.state.app_tokens[token] = app_id
         return JSONResponse(
             {"status": "success", "token": {"token": token, "expiresOn": 0, "active": True}}
         )
 
-    @app.post("/partner/app/{app_id}/media")
-    async def media(request: Request, app_id: str) -> Response:
+    async def media(self, request: Request, app_id: str) -> Response:
+        state = self.state
         auth, token = request.headers.get("Authorization"), request.headers.get("token")
         if auth != token or state.app_tokens.get(auth or "") != app_id or app_id == "sandbox-401":
             state.log.append({"call": "media", "app": app_id, "status": 401})
@@ -152,61 +151,45 @@ def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
             else:
                 entry["url"] = file
             state.log.append(entry)
-            if app_id in FAILURES:
-                return _error(*FAILURES[app_id])
-            if app_id == "sandbox-slow":
-                await asyncio.sleep(cfg.slow_s)
-            if app_id == "sandbox-garbage":
-                return Response("<html>bad gateway</html>", media_type="text/html")
-            if app_id == "sandbox-deep":
-                return Response(DEEP_JSON, media_type="application/json")
-            if file is None or not isinstance(file_type, str) or not file_type:
-                return _error(400, "file and file_type are required")
-            if file_type not in ALLOWED_TYPES:
-                return _error(400, f"Unsupported file_type {file_type}")
-            if isinstance(file, UploadFile) and (file.size or 0) > MAX_FILE_BYTES:
-                return _error(413, "File size exceeds the maximum limit!")
-            if isinstance(file, str) and not file.startswith(("http://", "https://")):
-                return _error(400, "file must be a public URL or a file")
+            if (triggered := await self._triggered(app_id)) is not None:
+                return triggered
+            if (refused := _refused_media(file, file_type)) is not None:
+                return refused
         media_id = str(secrets.randbelow(10**15) + 10**15)
         state.media[media_id] = app_id
         return JSONResponse({"mediaId": media_id, "status": "success"})
 
-    @app.post("/partner/app/{app_id}/v3/message")
-    async def message(request: Request, app_id: str) -> Response:
+    async def _triggered(self, app_id: str) -> Response | None:
+        """What a `sandbox-<trigger>` app answers instead of an upload, if anything."""
+        if app_id in FAILURES:
+            return _error(*FAILURES[app_id])
+        if app_id == "sandbox-slow":
+            await asyncio.sleep(self.cfg.slow_s)
+        if app_id == "sandbox-garbage":
+            return Response("<html>bad gateway</html>", media_type="text/html")
+        if app_id == "sandbox-deep":
+            return Response(DEEP_JSON, media_type="application/json")
+        return None
+
+    async def message(self, request: Request, app_id: str) -> Response:
         auth = request.headers.get("Authorization")
         try:
             body = await request.json()
         except ValueError:
             body = None
         to = body.get("to") if isinstance(body, dict) else None
-        state.log.append({"call": "message", "app": app_id, "to": to, "body": body})
-        if state.app_tokens.get(auth or "") != app_id or to == "10000000401":
+        self.state.log.append({"call": "message", "app": app_id, "to": to, "body": body})
+        if self.state.app_tokens.get(auth or "") != app_id or to == "10000000401":
             return _error(401, "Authentication Failed")
         if not isinstance(body, dict):
             return _meta_error(400, "Invalid JSON body", 100)
-        kind = body.get("type")
-        media = body.get(kind) if isinstance(kind, str) else None
-        if (
-            body.get("messaging_product") != "whatsapp"
-            or body.get("recipient_type") != "individual"
-            or not isinstance(to, str)
-            or not to.isdigit()
-            or kind not in ("image", "video", "audio", "document")
-            or not isinstance(media, dict)
-        ):
-            return _meta_error(400, "Invalid parameter", 100)
-        if kind == "audio" and "caption" in media:
-            return _meta_error(400, "Audio messages take no caption", 100)
-        if to == "10000000400":
-            return _meta_error(400, "Recipient phone number not in allowed list", 131030)
-        if to == "10000000429":
-            return _error(429, "Too Many Requests")
-        if to == "10000000500":
-            return _meta_error(500, "Internal error", 1)
-        if to == "10000000504":
-            await asyncio.sleep(cfg.slow_s)
-        if state.media.get(str(media.get("id"))) != app_id:
+        if (refused := _refused_message(body)) is not None:
+            return refused
+        assert isinstance(to, str)
+        if (triggered := await self._recipient_trigger(to)) is not None:
+            return triggered
+        media = body[body["type"]]
+        if self.state.media.get(str(media.get("id"))) != app_id:
             return _meta_error(400, "Media ID not found or expired", 131053)
         return JSONResponse(
             {
@@ -216,23 +199,74 @@ def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
             }
         )
 
-    @app.get("/_sandbox/log")
-    async def control_log() -> list[dict[str, Any]]:
-        return state.log
+    async def _recipient_trigger(self, to: str) -> Response | None:
+        """What a `1000000xxxx` recipient answers instead of a message, if anything."""
+        if to == "10000000400":
+            return _meta_error(400, "Recipient phone number not in allowed list", 131030)
+        if to == "10000000429":
+            return _error(429, "Too Many Requests")
+        if to == "10000000500":
+            return _meta_error(500, "Internal error", 1)
+        if to == "10000000504":
+            await asyncio.sleep(self.cfg.slow_s)
+        return None
 
-    @app.get("/_sandbox/tokens")
-    async def control_tokens() -> dict[str, Any]:
+    async def control_log(self) -> list[dict[str, Any]]:
+        return self.state.log
+
+    async def control_tokens(self) -> dict[str, Any]:
         return {
-            "partner_tokens": sorted(state.partner_tokens),
-            "app_tokens": sorted(state.app_tokens),
+            "partner_tokens": sorted(self.state.partner_tokens),
+            "app_tokens": sorted(self.state.app_tokens),
         }
 
-    @app.post("/_sandbox/revoke")
-    async def control_revoke() -> dict[str, int]:
-        revoked = len(state.app_tokens)
-        state.app_tokens.clear()
+    async def control_revoke(self) -> dict[str, int]:
+        revoked = len(self.state.app_tokens)
+        self.state.app_tokens.clear()
         return {"revoked": revoked}
 
+
+def _refused_media(file: Any, file_type: Any) -> Response | None:
+    if file is None or not isinstance(file_type, str) or not file_type:
+        return _error(400, "file and file_type are required")
+    if file_type not in ALLOWED_TYPES:
+        return _error(400, f"Unsupported file_type {file_type}")
+    if isinstance(file, UploadFile) and (file.size or 0) > MAX_FILE_BYTES:
+        return _error(413, "File size exceeds the maximum limit!")
+    if isinstance(file, str) and not file.startswith(("http://", "https://")):
+        return _error(400, "file must be a public URL or a file")
+    return None
+
+
+def _refused_message(body: dict[str, Any]) -> Response | None:
+    """Meta's refusal of a message body that is not a media message it takes."""
+    to, kind = body.get("to"), body.get("type")
+    media = body.get(kind) if isinstance(kind, str) else None
+    if (
+        body.get("messaging_product") != "whatsapp"
+        or body.get("recipient_type") != "individual"
+        or not isinstance(to, str)
+        or not to.isdigit()
+        or kind not in ("image", "video", "audio", "document")
+        or not isinstance(media, dict)
+    ):
+        return _meta_error(400, "Invalid parameter", 100)
+    if kind == "audio" and "caption" in media:
+        return _meta_error(400, "Audio messages take no caption", 100)
+    return None
+
+
+def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
+    """The simulator as an ASGI app."""
+    sim = _Simulator(config or GupshupSimConfig())
+    app = FastAPI(title="Gupshup sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_api_route("/partner/account/login", sim.login, methods=["POST"])
+    app.add_api_route("/partner/app/{app_id}/token", sim.app_token, methods=["GET"])
+    app.add_api_route("/partner/app/{app_id}/media", sim.media, methods=["POST"])
+    app.add_api_route("/partner/app/{app_id}/v3/message", sim.message, methods=["POST"])
+    app.add_api_route("/_sandbox/log", sim.control_log, methods=["GET"])
+    app.add_api_route("/_sandbox/tokens", sim.control_tokens, methods=["GET"])
+    app.add_api_route("/_sandbox/revoke", sim.control_revoke, methods=["POST"])
     return app
 
 

@@ -91,25 +91,28 @@ def _error(
     return JSONResponse(body, status_code=status)
 
 
-def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
-    """The simulator as an ASGI app."""
-    cfg = config or KaizalaSimConfig()
-    state = _State(refresh_token=cfg.refresh_token)
-    app = FastAPI(title="Kaizala sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+class _Simulator:
+    """The simulator's state and its endpoints (each a method, registered by `create_app`)."""
 
-    def token_ok(request: Request) -> bool:
-        expiry = state.tokens.get(request.headers.get("accessToken", ""))
+    def __init__(self, cfg: KaizalaSimConfig) -> None:
+        self.cfg = cfg
+        self.state = _State(refresh_token=cfg.refresh_token)
+
+    def token_ok(self, request: Request) -> bool:
+        expiry = self.state.tokens.get(request.headers.get("accessToken", ""))
         return expiry is not None and time.time() < expiry
 
+    @staticmethod
     def invalid_token() -> JSONResponse:
         return _error(401, "Access token is invalid or expired", "InvalidToken", "AuthException")
 
-    def base() -> str:
-        root = cfg.public_url.rstrip("/")
-        return f"{root}/{state.prefix}" if state.prefix else root
+    def base(self) -> str:
+        root = self.cfg.public_url.rstrip("/")
+        return f"{root}/{self.state.prefix}" if self.state.prefix else root
 
-    def moved(request: Request, prefix: str) -> Response | None:
+    def moved(self, request: Request, prefix: str) -> Response | None:
         """A 308 when the call came to a base that is no longer current."""
+        state = self.state
         if state.move_next and prefix == state.prefix:
             state.move_next = False
             state.moves += 1
@@ -119,11 +122,10 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
         # The path as it came (a group id's @ still %40), as a real server repeats it.
         raw = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         api_path = raw[raw.index("/v1/") :]
-        return Response(status_code=308, headers={"Location": f"{base()}{api_path}"})
+        return Response(status_code=308, headers={"Location": f"{self.base()}{api_path}"})
 
-    @app.get("/v1/accessToken")
-    async def access_token(request: Request) -> Response:
-        h = request.headers
+    async def access_token(self, request: Request) -> Response:
+        h, cfg, state = request.headers, self.cfg, self.state
         state.log.append({"call": "auth", "path": request.url.path})
         if (
             h.get("applicationId") != cfg.application_id
@@ -144,18 +146,18 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
             {
                 "accessToken": token,
                 # Samples show endpointUrl with and without a trailing slash; send one.
-                "endpointUrl": base() + "/",
+                "endpointUrl": self.base() + "/",
                 "accessTokenExpiry": int(expiry * 1000),
                 "refreshToken": replacement,
                 "scope": "connector",
             }
         )
 
-    async def upload(request: Request, prefix: str) -> Response:
-        if (answer := moved(request, prefix)) is not None:
+    async def upload(self, request: Request, prefix: str = "") -> Response:
+        if (answer := self.moved(request, prefix)) is not None:
             return answer
-        if not token_ok(request):
-            return invalid_token()
+        if not self.token_ok(request):
+            return self.invalid_token()
         async with request.form(max_files=100) as form:
             parts = form.getlist("files")
             files = [p for p in parts if isinstance(p, UploadFile)]
@@ -165,31 +167,28 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
                 "files": [(f.filename, f.content_type, f.size) for f in files],
                 "sha256": [_digest(f) for f in files],  # the bytes as received
             }
-            state.log.append(entry)
+            self.state.log.append(entry)
             if not files:
                 return _error(400, "No file part named 'files'", "InvalidParameters")
             for f in files:
-                name = f.filename or ""
-                for status in (415, 413, 500):
-                    if name.startswith(f"sandbox-{status}"):
-                        return _error(status, f"Simulated {status}", f"Simulated{status}")
-                if (f.content_type or "").split(";")[0].strip().lower() not in SUPPORTED:
-                    return Response(status_code=415)
+                if (refused := _refused_upload(f)) is not None:
+                    return refused
             resource = f"kz-media-{uuid.uuid4().hex}"
-            state.media[resource] = [f.content_type or "" for f in files]
+            self.state.media[resource] = [f.content_type or "" for f in files]
         return JSONResponse({"mediaResource": resource})
 
-    async def post_action(request: Request, prefix: str, group_id: str) -> Response:
+    async def post_action(self, request: Request, group_id: str, prefix: str = "") -> Response:
+        state = self.state
         trigger = group_id.removeprefix("sandbox-").split("@", 1)[0]
         if group_id.startswith("sandbox-moved") and prefix == state.prefix:
             # Move at once for this call only; its resend (to the new base) is served.
             if not state.trigger_moved:
                 state.move_next = True
             state.trigger_moved = not state.trigger_moved
-        if (answer := moved(request, prefix)) is not None:
+        if (answer := self.moved(request, prefix)) is not None:
             return answer
-        if not token_ok(request) or (group_id.startswith("sandbox-") and trigger == "401"):
-            return invalid_token()
+        if not self.token_ok(request) or (group_id.startswith("sandbox-") and trigger == "401"):
+            return self.invalid_token()
         try:
             payload = await request.json()
         except ValueError:
@@ -197,29 +196,37 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
         state.log.append(
             {"call": "post", "path": request.url.path, "group": group_id, "body": payload}
         )
-        if group_id.startswith("sandbox-"):
-            if trigger in STATUS_TRIGGERS:
-                status = STATUS_TRIGGERS[trigger]
-                return _error(
-                    status, f"Simulated {status} for group {group_id}", f"Simulated{status}"
-                )
-            if trigger == "429":
-                return JSONResponse(
-                    {"message": "Too many requests", "errorCode": "Throttled"},
-                    status_code=429,
-                    headers={"Retry-After": "7"},
-                )
-            if trigger == "slow":
-                await asyncio.sleep(cfg.slow_s)
-            if trigger == "garbage":
-                return Response("<html>gateway error</html>", media_type="text/html")
-            if trigger == "deep":
-                return Response(b"[" * 100_000 + b"]" * 100_000, media_type="application/json")
+        if group_id.startswith("sandbox-") and (
+            triggered := await self._triggered(trigger, group_id)
+        ):
+            return triggered
+        return self._action(payload)
+
+    async def _triggered(self, trigger: str, group_id: str) -> Response | None:
+        """What a `sandbox-<trigger>@…` group answers instead of a post, if anything."""
+        if trigger in STATUS_TRIGGERS:
+            status = STATUS_TRIGGERS[trigger]
+            return _error(status, f"Simulated {status} for group {group_id}", f"Simulated{status}")
+        if trigger == "429":
+            return JSONResponse(
+                {"message": "Too many requests", "errorCode": "Throttled"},
+                status_code=429,
+                headers={"Retry-After": "7"},
+            )
+        if trigger == "slow":
+            await asyncio.sleep(self.cfg.slow_s)
+        if trigger == "garbage":
+            return Response("<html>gateway error</html>", media_type="text/html")
+        if trigger == "deep":
+            return Response(b"[" * 100_000 + b"]" * 100_000, media_type="application/json")
+        return None
+
+    def _action(self, payload: Any) -> Response:
         body = payload.get("actionBody") if isinstance(payload, dict) else None
         action = payload.get("actionType") if isinstance(payload, dict) else None
         if action not in ACTION_TYPES or not isinstance(body, dict):
             return _error(400, "actionType and actionBody are required", "InvalidParameters")
-        types = state.media.get(body.get("mediaResource", ""))
+        types = self.state.media.get(body.get("mediaResource", ""))
         if types is None:
             return _error(400, "Unknown mediaResource", "InvalidParameters")
         images = all(t.startswith("image/") for t in types)
@@ -227,41 +234,46 @@ def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
             return _error(400, f"{action} does not match the uploaded media", "InvalidParameters")
         return JSONResponse({"referenceId": str(uuid.uuid4()), "actionId": str(uuid.uuid4())})
 
-    @app.post("/v1/media")
-    async def upload_root(request: Request) -> Response:
-        return await upload(request, "")
-
-    @app.post("/{prefix}/v1/media")
-    async def upload_prefixed(request: Request, prefix: str) -> Response:
-        return await upload(request, prefix)
-
-    @app.post("/v1/groups/{group_id}/actions")
-    async def post_root(request: Request, group_id: str) -> Response:
-        return await post_action(request, "", group_id)
-
-    @app.post("/{prefix}/v1/groups/{group_id}/actions")
-    async def post_prefixed(request: Request, prefix: str, group_id: str) -> Response:
-        return await post_action(request, prefix, group_id)
-
-    @app.post("/_sandbox/move")
-    async def control_move() -> dict[str, str]:
-        state.move_next = True
+    async def control_move(self) -> dict[str, str]:
+        self.state.move_next = True
         return {"status": "the next call to the current base gets a 308"}
 
-    @app.post("/_sandbox/revoke")
-    async def control_revoke() -> dict[str, int]:
-        revoked = len(state.tokens)
-        state.tokens.clear()
+    async def control_revoke(self) -> dict[str, int]:
+        revoked = len(self.state.tokens)
+        self.state.tokens.clear()
         return {"revoked": revoked}
 
-    @app.get("/_sandbox/log")
-    async def control_log() -> list[dict[str, Any]]:
-        return state.log
+    async def control_log(self) -> list[dict[str, Any]]:
+        return self.state.log
 
-    @app.get("/_sandbox/tokens")
-    async def control_tokens() -> dict[str, Any]:
-        return {"access_tokens": list(state.tokens), "refresh_token": state.refresh_token}
+    async def control_tokens(self) -> dict[str, Any]:
+        return {"access_tokens": list(self.state.tokens), "refresh_token": self.state.refresh_token}
 
+
+def _refused_upload(upload: UploadFile) -> Response | None:
+    name = upload.filename or ""
+    for status in (415, 413, 500):
+        if name.startswith(f"sandbox-{status}"):
+            return _error(status, f"Simulated {status}", f"Simulated{status}")
+    if (upload.content_type or "").split(";")[0].strip().lower() not in SUPPORTED:
+        return Response(status_code=415)
+    return None
+
+
+def create_app(config: KaizalaSimConfig | None = None) -> FastAPI:
+    """The simulator as an ASGI app."""
+    sim = _Simulator(config or KaizalaSimConfig())
+    app = FastAPI(title="Kaizala sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_api_route("/v1/accessToken", sim.access_token, methods=["GET"])
+    for prefix in ("", "/{prefix}"):
+        app.add_api_route(f"{prefix}/v1/media", sim.upload, methods=["POST"])
+        app.add_api_route(
+            f"{prefix}/v1/groups/{{group_id}}/actions", sim.post_action, methods=["POST"]
+        )
+    app.add_api_route("/_sandbox/move", sim.control_move, methods=["POST"])
+    app.add_api_route("/_sandbox/revoke", sim.control_revoke, methods=["POST"])
+    app.add_api_route("/_sandbox/log", sim.control_log, methods=["GET"])
+    app.add_api_route("/_sandbox/tokens", sim.control_tokens, methods=["GET"])
     return app
 
 

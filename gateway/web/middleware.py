@@ -118,49 +118,65 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         policy = self.policy()
-        declared = _header(scope, "content-length")
+        declared = _declared_length(scope, policy)
         chunked = _header(scope, "transfer-encoding") is not None
-        if declared is not None:
-            if not declared.isdigit():
-                raise errors.InvalidRequestError(
-                    "Content-Length is not a number.", headers={"Connection": "close"}
-                )
-            if int(declared) > policy.limit:
-                raise _too_large(policy, int(declared))
-        started = time.monotonic()
-        seen = 0
-        body_done = not (chunked or (declared is not None and int(declared) > 0))
-
-        async def guarded_receive() -> Message:
-            nonlocal seen, body_done
-            if body_done:
-                # After the body only a disconnect can come; waiting for it is not idling.
-                return await receive()
-            wait = policy.idle_s
-            if policy.min_rate:
-                # By then the body must have reached min_rate x (time past the grace).
-                due = started + policy.grace_s + seen / policy.min_rate
-                wait = min(wait, due - time.monotonic())
-            try:
-                if wait <= 0:
-                    raise TimeoutError
-                async with asyncio.timeout(wait):
-                    message = await receive()
-            except TimeoutError:
-                raise _too_slow(policy, wait) from None
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > policy.limit:
-                    raise _too_large(policy)
-                body_done = not message.get("more_body", False)
-            return message
+        body = _GuardedBody(policy, receive, done=not (chunked or declared))
 
         async def guarded_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and not body_done:
+            if message["type"] == "http.response.start" and not body.done:
                 MutableHeaders(scope=message)["connection"] = "close"
             await send(message)
 
-        await self.app(scope, guarded_receive, guarded_send)
+        await self.app(scope, body.receive, guarded_send)
+
+
+def _declared_length(scope: Scope, policy: BodyPolicy) -> int | None:
+    """The Content-Length, refused at once when it is not a number or over the limit."""
+    declared = _header(scope, "content-length")
+    if declared is None:
+        return None
+    if not declared.isdigit():
+        raise errors.InvalidRequestError(
+            "Content-Length is not a number.", headers={"Connection": "close"}
+        )
+    if int(declared) > policy.limit:
+        raise _too_large(policy, int(declared))
+    return int(declared)
+
+
+class _GuardedBody:
+    """One request's body as the app receives it, bounded in size, idle time and rate."""
+
+    def __init__(self, policy: BodyPolicy, receive: Receive, *, done: bool) -> None:
+        self._policy = policy
+        self._receive = receive
+        self._started = time.monotonic()
+        self._seen = 0
+        self.done = done  # the body was read whole (or there is none)
+
+    async def receive(self) -> Message:
+        if self.done:
+            # After the body only a disconnect can come; waiting for it is not idling.
+            return await self._receive()
+        policy = self._policy
+        wait = policy.idle_s
+        if policy.min_rate:
+            # By then the body must have reached min_rate x (time past the grace).
+            due = self._started + policy.grace_s + self._seen / policy.min_rate
+            wait = min(wait, due - time.monotonic())
+        try:
+            if wait <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(wait):
+                message = await self._receive()
+        except TimeoutError:
+            raise _too_slow(policy, wait) from None
+        if message["type"] == "http.request":
+            self._seen += len(message.get("body", b""))
+            if self._seen > policy.limit:
+                raise _too_large(policy)
+            self.done = not message.get("more_body", False)
+        return message
 
 
 def _too_large(policy: BodyPolicy, declared: int | None = None) -> errors.PayloadTooLargeError:
