@@ -1,33 +1,21 @@
-"""Gupshup Partner API: turn a file or a public URL into a WhatsApp media id."""
+"""The Gupshup adapter: a file or a URL made a WhatsApp media id, delivered with `to`."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
-import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel
 
-from providers.base import (
-    OPAQUE_ID_PATTERN,
-    Capabilities,
-    ProviderSettings,
-    ProviderSpec,
-    opaque_id,
-)
-from providers.errors import (
-    ProviderError,
-    ProviderRejectedError,
-    Stage,
-    TargetError,
-)
+import providers.gupshup._whatsapp as whatsapp
+from providers.base import Capabilities
+from providers.errors import ProviderError, ProviderRejectedError, Stage, TargetError
+from providers.gupshup._config import NAME, GupshupSettings, GupshupTarget
 from providers.http import (
     Answer,
     ProviderContext,
@@ -44,30 +32,8 @@ from providers.http import (
 from providers.media import Delivery, MediaRequest, MediaType
 from providers.redact import Redactor
 
-NAME = "gupshup"
-MIB = 1024 * 1024
-MAX_FILE_BYTES = 100 * MIB
-# What WhatsApp delivers, per media type, although an upload takes up to 100 MB.
-DELIVERY_MAX_BYTES = {
-    MediaType.IMAGE: 5 * MIB,
-    MediaType.AUDIO: 16 * MIB,
-    MediaType.VIDEO: 16 * MIB,
-    MediaType.DOCUMENT: 100 * MIB,
-}
-# Meta's message object per media type; WhatsApp captions every kind but audio.
-MESSAGE_TYPES = {
-    MediaType.IMAGE: "image",
-    MediaType.AUDIO: "audio",
-    MediaType.VIDEO: "video",
-    MediaType.DOCUMENT: "document",
-}
-CAPTIONED = frozenset({MediaType.IMAGE, MediaType.VIDEO, MediaType.DOCUMENT})
-# A WhatsApp image message takes JPEG and PNG; WebP is a sticker, another message type.
-DELIVERY_FORMATS = {MediaType.IMAGE: frozenset({"image/jpeg", "image/png"})}
-# Gupshup keeps media 30 days; an id is reused for the same bytes (or URL) and app for 25,
-# so none is sent near the end of its life.
-MEDIA_REUSE_S = 25 * 86_400
-_PHONE = re.compile(r"^[1-9][0-9]{7,14}$")
+MAX_FILE_BYTES = 100 * whatsapp.MIB
+# What an upload takes (a delivery takes fewer: `_whatsapp`).
 FORMATS = {
     MediaType.IMAGE: frozenset({"image/jpeg", "image/png", "image/webp"}),
     MediaType.AUDIO: frozenset(
@@ -90,103 +56,9 @@ FORMATS = {
 PARTNER_TOKEN_LIFE_S = 23 * 3600  # Gupshup says 24 h; renew an hour early.
 # Callers choose the app in chain mode; bound how many apps' tokens one process remembers.
 MAX_CACHED_APPS = 1024
-
-
-class GupshupSettings(ProviderSettings):
-    """Gupshup credentials: a static app token, or the partner login chain; none means sandbox."""
-
-    model_config = SettingsConfigDict(env_prefix="GUPSHUP_", env_file=".env", extra="ignore")
-
-    base_url: str = "https://partner.gupshup.io"
-    app_id: str | None = None
-    app_token: SecretStr | None = None
-    partner_email: str | None = None
-    partner_secret: SecretStr | None = None
-
-    @property
-    def chain_mode(self) -> bool:
-        return self.partner_email is not None
-
-    @property
-    def live(self) -> bool:
-        credentials = (self.app_id, self.app_token, self.partner_email, self.partner_secret)
-        return any(value is not None for value in credentials)
-
-    @model_validator(mode="after")
-    def _check_mode(self) -> GupshupSettings:
-        if self.app_token is not None and (self.partner_email or self.partner_secret):
-            raise ValueError(
-                "set either GUPSHUP_APP_TOKEN or the partner login "
-                "(GUPSHUP_PARTNER_EMAIL, GUPSHUP_PARTNER_SECRET), not both"
-            )
-        if (self.partner_email is None) != (self.partner_secret is None):
-            given, missing = (
-                ("GUPSHUP_PARTNER_EMAIL", "GUPSHUP_PARTNER_SECRET")
-                if self.partner_secret is None
-                else ("GUPSHUP_PARTNER_SECRET", "GUPSHUP_PARTNER_EMAIL")
-            )
-            raise ValueError(
-                f"{given} set, so Gupshup is meant to be live, but token-chain mode also "
-                f"needs {missing}"
-            )
-        if self.app_token is not None and self.app_id is None:
-            raise ValueError(
-                "GUPSHUP_APP_TOKEN set, so Gupshup is meant to be live, but static app-token "
-                "mode also needs GUPSHUP_APP_ID"
-            )
-        if self.app_id is not None and self.app_token is None and not self.chain_mode:
-            raise ValueError(
-                "GUPSHUP_APP_ID set, so Gupshup is meant to be live, but it needs "
-                "GUPSHUP_APP_TOKEN (static app-token mode), or GUPSHUP_PARTNER_EMAIL and "
-                "GUPSHUP_PARTNER_SECRET (token-chain mode)"
-            )
-        if checked_base(self.base_url) is None:
-            raise ValueError("GUPSHUP_BASE_URL is not an http or https URL")
-        self.refuse_placeholders(
-            GUPSHUP_APP_TOKEN=self.app_token, GUPSHUP_PARTNER_SECRET=self.partner_secret
-        )
-        return self
-
-
-class GupshupTarget(BaseModel):
-    """Where a Gupshup send goes."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    app_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=128,
-        description="Gupshup: the app; defaults to GUPSHUP_APP_ID; never `.` or `..`.",
-        examples=["my-app"],
-        json_schema_extra={"pattern": OPAQUE_ID_PATTERN},
-    )
-    to: str | None = Field(
-        default=None,
-        max_length=16,
-        description="Gupshup: also deliver the media to this WhatsApp user: the phone "
-        "number with its country code, digits only (a leading + is allowed).",
-        examples=["919876543210"],
-        json_schema_extra={"pattern": r"^\+?[1-9][0-9]{7,14}$"},
-    )
-
-    @field_validator("app_id")
-    @classmethod
-    def _safe_app_id(cls, value: str | None) -> str | None:
-        return value if value is None else opaque_id(value)
-
-    @field_validator("to")
-    @classmethod
-    def _phone_number(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        digits = value.removeprefix("+")
-        if not _PHONE.match(digits):
-            raise ValueError(
-                "to must be a phone number with its country code, 8 to 15 digits, "
-                "such as 919876543210"
-            )
-        return digits
+# Gupshup keeps media 30 days; an id is reused for the same bytes (or URL) and app for 25,
+# so none is sent near the end of its life.
+MEDIA_REUSE_S = 25 * 86_400
 
 
 class GupshupProvider:
@@ -237,49 +109,11 @@ class GupshupProvider:
         return self._capabilities
 
     def check(self, request: MediaRequest) -> None:
-        """What a WhatsApp delivery (`to`) takes beyond an upload: a caption only with
-        one, and not on audio; JPEG or PNG images; 5 MB images, 16 MB audio and video."""
-        target = request.target
-        assert isinstance(target, GupshupTarget)
-        kind = request.media_type
-        if request.caption and target.to is None:
-            raise TargetError(
-                "caption",
-                f"{NAME} takes a caption only with to (a delivery); a media upload alone "
-                "takes none",
-            )
-        if request.caption and kind not in CAPTIONED:
-            raise TargetError("caption", f"{NAME} does not caption {kind.value}")
-        if target.to is None:
-            return
-        formats = DELIVERY_FORMATS.get(kind)
-        mimes = [f.content_type for f in request.files] or [request.content_type or ""]
-        for mime in mimes:
-            if formats is not None and mime not in formats:
-                raise TargetError(
-                    "file",
-                    f"{NAME} delivers {kind.value} as {', '.join(sorted(formats))}, not "
-                    f"{mime}; without to it only uploads it.",
-                    status=415,
-                )
-        most = DELIVERY_MAX_BYTES.get(kind)
-        for media in request.files:
-            if most is not None and media.size > most:
-                raise TargetError(
-                    "file",
-                    f"{media.filename!r} is {_megabytes(media.size)}; {NAME} delivers "
-                    f"{kind.value} of at most {_megabytes(most)} ({most} bytes).",
-                    status=413,
-                )
+        """What a WhatsApp delivery (`to`) takes beyond an upload (`_whatsapp.check`)."""
+        whatsapp.check(request)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "caption_media_types": sorted(m.value for m in CAPTIONED),
-            "caption_requires": "to",
-            "delivery": "to",
-            "delivery_max_bytes": {m.value: n for m, n in DELIVERY_MAX_BYTES.items()},
-            "delivery_formats": {m.value: sorted(f) for m, f in DELIVERY_FORMATS.items()},
-        }
+        return whatsapp.describe()
 
     def resolve(self, target: BaseModel) -> BaseModel:
         """The target with the default app (GUPSHUP_APP_ID) when it names none."""
@@ -379,19 +213,7 @@ class GupshupProvider:
         self, request: MediaRequest, app_id: str, to: str, media_id: str, token: Token
     ) -> str:
         """POST /partner/app/{appId}/v3/message: the media, by id, to a WhatsApp user."""
-        kind = MESSAGE_TYPES[request.media_type]
-        media: dict[str, str] = {"id": media_id}
-        if request.caption and request.media_type in CAPTIONED:
-            media["caption"] = request.caption
-        if request.media_type is MediaType.DOCUMENT:
-            media["filename"] = _filename(request)
-        payload = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
-            "type": kind,
-            kind: media,
-        }
+        payload = whatsapp.message(request, to, media_id)
         url = f"{self._base}/partner/app/{quote(app_id, safe='')}/v3/message"
 
         async def send(token: Token) -> Answer:
@@ -494,33 +316,9 @@ class GupshupProvider:
         return self._upstream.error(kind, detail, answer, stage, message_of(answer.json()))
 
 
-SPEC = ProviderSpec(
-    NAME,
-    settings=GupshupSettings,
-    target=GupshupTarget,
-    build=GupshupProvider,
-    simulator="simulators.gupshup:sandbox",
-    rate_limit=(10, 1.0),  # per app
-    partition=lambda target: target.app_id or "",
-)
-
-
 def _auth(token: str) -> dict[str, str]:
     # The docs alternate between both headers; sending both satisfies every revision.
     return {"Authorization": token, "token": token}
-
-
-def _megabytes(size: int) -> str:
-    """A size as WhatsApp states its limits: 5 MB for 5 MiB."""
-    return f"{size / (1 << 20):.3g} MB"
-
-
-def _filename(request: MediaRequest) -> str:
-    """The document's name as WhatsApp shows it: the file's, or the URL's last segment."""
-    if request.files:
-        return request.files[0].filename
-    name = (request.url or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return name or f"document-{uuid.uuid4().hex[:8]}"
 
 
 def _memo_key(base: str, app_id: str, request: MediaRequest) -> str | None:
