@@ -13,13 +13,14 @@ HOST ?=
 PORT ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test lint typecheck openapi bench soak lock image up down clean
+.PHONY: help install install-dev run test check lint typecheck openapi bench soak lock image up down clean
 
 help:
 	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
 	@echo "make test       install dev dependencies; run lint, typecheck and every test"
+	@echo "make check      the fast loop: ruff, import layers, mypy, every test but e2e (< 1 min)"
 	@echo "make lint       ruff format check, ruff lint, import layers, hadolint, manifest"
-	@echo "make typecheck  mypy --strict on gateway/ and providers/"
+	@echo "make typecheck  mypy --strict on gateway/, providers/ and simulators/"
 	@echo "make openapi    regenerate openapi/openapi.json"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
@@ -59,6 +60,15 @@ typecheck: install-dev
 
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What to run before a commit: everything but the e2e tests (real servers) and the
+# Dockerfile and manifest linters, the tests spread over the cores.
+check: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n auto --ignore=tests/e2e $(PYTEST_ARGS)
 
 openapi: install
 	$(BIN)/python -m gateway --openapi > openapi/openapi.json

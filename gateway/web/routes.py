@@ -20,11 +20,11 @@ from gateway.telemetry import BREAKER_OPEN, current_trace, exposition
 from gateway.web.answers import JSON, as_response, success_body
 from gateway.web.auth import ApiKey
 from gateway.web.middleware import ARRIVED
+from gateway.web.openapi import ERROR_RESPONSES, READYZ_RESPONSES
 from gateway.web.problems import problem_body, problem_response
 from gateway.web.runtime import Runtime
 from gateway.web.schemas import (
     Health,
-    Problem,
     ProviderMap,
     ProvidersMap,
     Readiness,
@@ -73,167 +73,6 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
 
 Service = Annotated[MediaService, Depends(get_service)]
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
-
-REQUEST_ID = "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10"
-
-
-def _example(
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    provider: str | None = None,
-    provider_status: int | None = None,
-    provider_message: str | None = None,
-    retryable: bool | None = None,
-    **extensions: Any,
-) -> dict[str, Any]:
-    return problem_body(
-        code=code,
-        status=status,
-        title=title,
-        detail=detail,
-        provider=provider,
-        provider_status=provider_status,
-        provider_message=provider_message,
-        retryable=retryable,
-        request_id=REQUEST_ID,
-        **extensions,
-    )
-
-
-def _error(description: str, *examples: dict[str, Any]) -> dict[str, Any]:
-    content = {"examples": {e["code"] + str(i or ""): {"value": e} for i, e in enumerate(examples)}}
-    return {"model": Problem, "description": description, "content": {"application/json": content}}
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error(
-        "The provider refused the request (`provider_rejected`).",
-        _example(
-            400, "provider_rejected", "Provider rejected the request",
-            "gupshup refused the request", "gupshup", 400,
-            "Only CAPI apps allowed to generate media ID", stage="upload",
-        ),
-    ),
-    401: _error(
-        "Missing or unknown X-API-Key (`unauthorized`).",
-        _example(401, "unauthorized", "Unauthorized", "The X-API-Key header is required."),
-    ),
-    408: _error(
-        "The request body stalled or arrived too slowly (`request_timeout`).",
-        _example(
-            408, "request_timeout", "Request timeout",
-            "The request body stalled for more than 30 s.",
-        ),
-    ),
-    409: _error(
-        "A request with the same Idempotency-Key is still being served "
-        "(`idempotency_conflict`); see Retry-After.",
-        _example(
-            409, "idempotency_conflict", "Idempotency conflict",
-            "A request with this Idempotency-Key is still being served; retry after it ends.",
-        ),
-    ),
-    413: _error(
-        "Over the gateway's or the provider's size limit (`payload_too_large`).",
-        _example(
-            413, "payload_too_large", "Payload too large",
-            "'clip.mp4' is 157286400 bytes; gupshup takes at most 104857600.",
-        ),
-    ),
-    415: _error(
-        "Type not accepted, or bytes contradict the declared type (`unsupported_media_type`).",
-        _example(
-            415, "unsupported_media_type", "Unsupported media type",
-            "'photo.png' is declared as image/png but its bytes are application/pdf.",
-        ),
-    ),
-    422: _error(
-        "Malformed request (`validation_error`), or a URL the gateway will not or could "
-        "not fetch (`url_not_allowed`, `url_fetch_failed`).",
-        _example(
-            422, "validation_error", "Invalid request",
-            "group_id: group_id is required by kaizala",
-            errors=[
-                {"field": "group_id", "message": "group_id is required by kaizala",
-                 "type": "value_error"}
-            ],
-        ),
-        _example(
-            422, "url_not_allowed", "URL not allowed",
-            "The URL's host resolves to an internal address (private, loopback, link-local "
-            "or otherwise not public); the gateway does not fetch from those.",
-        ),
-        _example(422, "url_fetch_failed", "URL fetch failed", "The URL answered HTTP 404."),
-        _example(
-            422, "idempotency_conflict", "Idempotency key reused",
-            "This Idempotency-Key was used for a different request (another provider, fields "
-            "or files); use a new key for a new request.",
-        ),
-    ),
-    429: _error(
-        "The provider throttled (`rate_limited`); see Retry-After.",
-        _example(
-            429, "rate_limited", "Rate limited", "kaizala answered 429 at post", "kaizala",
-            429, "Too many requests", stage="post", retry_after=7,
-        ),
-    ),
-    500: _error(
-        "The gateway failed unexpectedly (`internal_error`); the request id finds it in the logs.",
-        _example(
-            500, "internal_error", "Internal error",
-            "The gateway failed unexpectedly; the request id identifies it in the logs.",
-        ),
-    ),
-    502: _error(
-        "The provider failed (`provider_error`), refused the gateway's credentials "
-        "(`provider_auth_failed`), or an earlier attempt with this Idempotency-Key was cut "
-        "off while its delivering call was in flight (`interrupted`, outcome unknown).",
-        _example(
-            502, "provider_error", "Provider error", "gupshup could not process the media",
-            "gupshup", 500, "Unable to upload requested Media", stage="upload",
-        ),
-        _example(
-            502, "provider_auth_failed", "Provider refused the gateway",
-            "kaizala refused the gateway's access token", "kaizala", 401, None, stage="post",
-            media_id="kz-media-0f1e2d3c",
-        ),
-        _example(
-            502, "interrupted", "Send interrupted",
-            "An earlier attempt with this Idempotency-Key was cut off while its delivering "
-            "call was in flight; the provider may have acted, so the gateway does not send it "
-            "again. Check the recipient before sending with a new key.",
-            outcome="unknown", media_id="kz-media-0f1e2d3c",
-        ),
-    ),
-    503: _error(
-        "The provider cannot be reached (`provider_unavailable`), the gateway is at its "
-        "concurrency limit (`overloaded`), or a request with an Idempotency-Key finds the "
-        "shared state unreachable (`store_unavailable`).",
-        _example(
-            503, "provider_unavailable", "Provider unavailable",
-            "kaizala could not be reached (ConnectError)", "kaizala",
-            stage="upload",
-        ),
-        _example(
-            503, "overloaded", "Overloaded",
-            "The gateway is serving its limit of 256 sends; retry shortly.",
-        ),
-        _example(
-            503, "store_unavailable", "Store unavailable",
-            "The gateway's shared state (Redis) cannot be reached (ConnectionError).",
-        ),
-    ),
-    504: _error(
-        "No answer from the provider in time (`provider_timeout`).",
-        _example(
-            504, "provider_timeout", "Provider timed out",
-            "kaizala gave no complete answer within 60 s", "kaizala", retryable=False,
-            stage="post", media_id="kz-media-0f1e2d3c", outcome="unknown",
-        ),
-    ),
-}  # fmt: skip
 
 
 async def send_media(request: Request, _: ApiKey) -> Response:
@@ -320,26 +159,19 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         code="not_ready",
         status=503,
         title="Not ready",
-        detail="The gateway is shutting down."
-        if runtime.drain.active
-        else "Redis (GATEWAY_REDIS_URL) is unreachable."
-        if redis == "unreachable"
-        else "The temporary directory is not writable: uploads cannot be spooled.",
+        detail=_not_ready(runtime.drain.active, redis),
         providers=readiness.providers,
         redis=readiness.redis,
     )
     return problem_response(body)
 
 
-READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: _error(
-        "Not ready (`not_ready`): Redis is unreachable, uploads cannot be spooled (the "
-        "temporary directory is not writable), or the gateway is shutting down.",
-        _example(
-            503, "not_ready", "Not ready", "Redis (GATEWAY_REDIS_URL) is unreachable.",
-        ),
-    )
-}  # fmt: skip
+def _not_ready(draining: bool, redis: str) -> str:
+    if draining:
+        return "The gateway is shutting down."
+    if redis == "unreachable":
+        return "Redis (GATEWAY_REDIS_URL) is unreachable."
+    return "The temporary directory is not writable: uploads cannot be spooled."
 
 
 def build_router(send_media_extra: dict[str, Any]) -> APIRouter:

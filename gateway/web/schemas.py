@@ -1,5 +1,5 @@
-"""The public response shapes (see shared/docs/api-contract.md); the request's fields are
-in gateway.pipeline.fields, generated from the providers' specs."""
+"""The public response shapes, as README.md and openapi/openapi.json state them; the
+request's fields are in gateway.pipeline.fields, generated from the providers' specs."""
 
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ class Problem(BaseModel):
         default=None, description="For provider failures: the step that failed."
     )
     media_id: str | None = Field(
-        default=None, description="When a Kaizala upload succeeded and only the post failed."
+        default=None,
+        description="When the media was uploaded and only the call that delivers it failed "
+        "(a Kaizala post, a Gupshup send).",
     )
     outcome: Literal["unknown"] | None = Field(
         default=None,
