@@ -52,3 +52,17 @@ def socket_request(
 def video_of(size: int) -> bytes:
     head = samples.mp4()
     return head + random.Random(size).randbytes(size - len(head))
+
+
+class FakeClock:
+    """A clock the test moves (for the in-process twins of the Redis stores, whose Redis
+    twins keep the server's clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        self.now += seconds

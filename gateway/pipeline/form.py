@@ -61,6 +61,14 @@ def body_errors() -> Iterator[None]:
         ) from None
 
 
+class Digest(Protocol):
+    """A running hash (what `hashlib.sha256()` returns)."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class FilePart:
     """One file part of the form, spooled as it arrives."""
 
@@ -73,7 +81,7 @@ class FilePart:
             max_size=SPOOL_IN_MEMORY
         )
         self.size = 0  # bytes spooled so far
-        self.sha256: hashlib._Hash | None = None  # set when the bytes are hashed
+        self.sha256: Digest | None = None  # set when the bytes are hashed
         self.ended = False  # its closing boundary was read
 
     @property

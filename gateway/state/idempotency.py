@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -127,8 +128,9 @@ class MemoryIdempotencyStore:
 
     MAX_RECORDS = 100_000
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._records: dict[str, tuple[dict[str, Any], float]] = {}  # key -> (record, expiry)
+        self._clock = clock
 
     def _get(self, key: str, now: float) -> dict[str, Any] | None:
         found = self._records.get(key)
@@ -139,7 +141,7 @@ class MemoryIdempotencyStore:
 
     def _put(self, key: str, record: dict[str, Any], expiry: float) -> None:
         if key not in self._records and len(self._records) >= self.MAX_RECORDS:
-            now = time.monotonic()
+            now = self._clock()
             for stale in [k for k, (_, e) in self._records.items() if e <= now]:
                 del self._records[stale]
             while len(self._records) >= self.MAX_RECORDS:
@@ -150,7 +152,7 @@ class MemoryIdempotencyStore:
     async def begin(
         self, key: str, fingerprint: Fingerprint, token: str, *, lease_s: float, ttl_s: float
     ) -> Claim:
-        now = time.monotonic()
+        now = self._clock()
         record = self._get(key, now)
         expiry = now + ttl_s
         if record is not None:
@@ -174,7 +176,7 @@ class MemoryIdempotencyStore:
         return _claim("claimed", record)
 
     async def mark_delivering(self, key: str, token: str, media_id: str | None) -> bool:
-        record = self._get(key, time.monotonic())
+        record = self._get(key, self._clock())
         if record is None or record.get("token") != token or record["state"] != "in_flight":
             return False
         record["phase"] = "delivering"
@@ -183,12 +185,12 @@ class MemoryIdempotencyStore:
         return True
 
     async def finish(self, key: str, token: str, answer: StoredAnswer, *, ttl_s: float) -> None:
-        record = self._get(key, time.monotonic())
+        record = self._get(key, self._clock())
         if record is not None and record.get("token") == token:
             record.update(state="done", answer=answer.dumps())
 
     async def release(self, key: str, token: str, resume: dict[str, str], *, ttl_s: float) -> None:
-        record = self._get(key, time.monotonic())
+        record = self._get(key, self._clock())
         if record is None or record.get("token") != token or record["state"] == "done":
             return
         if resume:

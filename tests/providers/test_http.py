@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from providers.errors import (
     Stage,
 )
 from providers.http import (
+    ProviderContext,
     Token,
     TokenCell,
     Upstream,
@@ -328,11 +330,25 @@ async def test_an_answer_in_an_encoding_not_asked_for_is_unreadable() -> None:
 
 @pytest.mark.anyio
 async def test_the_providers_clients_ask_for_uncompressed_answers() -> None:
+    import dataclasses
+
     from gateway.wiring.app import create_app
     from gateway.wiring.settings import Settings
+    from providers import discover
     from tests.gateway.conftest import serve
 
-    app = create_app(Settings(_env_file=None))
+    contexts: list[ProviderContext] = []
+
+    def recording(build: Any) -> Any:
+        def built(settings: Any, context: ProviderContext) -> Any:
+            contexts.append(context)
+            return build(settings, context)
+
+        return built
+
+    specs = {n: dataclasses.replace(s, build=recording(s.build)) for n, s in discover().items()}
+    app = create_app(Settings(_env_file=None), specs=specs)
     async with serve(app):
-        for provider in app.state.runtime.providers.values():
-            assert provider._upstream.client.headers["accept-encoding"] == "identity"
+        assert len(contexts) == len(specs)
+        for context in contexts:
+            assert context.client.headers["accept-encoding"] == "identity"

@@ -11,21 +11,11 @@ import pytest
 
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards, RedisGuards
 from tests.conftest import redis_for_tests
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 POLICY = BreakerPolicy(failures=3, open_s=0.2, trial_s=0.3)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from gateway.state.idempotency import (
     new_token,
 )
 from tests.conftest import redis_for_tests
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -28,14 +30,29 @@ FP = Fingerprint("fp", "fp-v1")
 OTHER = Fingerprint("other", "other-v1")
 
 
+@dataclass
+class Twin:
+    """A store, and how time passes for it: the process store's clock is moved; the Redis
+    store keeps the server's clock (its scripts read TIME), so that one is waited."""
+
+    store: IdempotencyStore
+    wait: Callable[[float], Awaitable[None]]
+
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStore]:
+async def twin(request: pytest.FixtureRequest) -> AsyncIterator[Twin]:
     if request.param == "memory":
-        yield MemoryIdempotencyStore()
+        clock = FakeClock()
+        yield Twin(MemoryIdempotencyStore(clock), clock.advance)
         return
     async with redis_for_tests() as redis:
         # A prefix of its own per test, so runs never see each other's records.
-        yield RedisIdempotencyStore(redis, prefix=f"test:{uuid.uuid4().hex}:")
+        yield Twin(RedisIdempotencyStore(redis, prefix=f"test:{uuid.uuid4().hex}:"), asyncio.sleep)
+
+
+@pytest.fixture
+def store(twin: Twin) -> IdempotencyStore:
+    return twin.store
 
 
 async def test_first_use_claims_and_a_repeat_waits_or_replays(store: IdempotencyStore) -> None:
@@ -78,10 +95,11 @@ async def test_release_frees_the_key_and_keeps_what_may_be_reused(store: Idempot
 
 
 async def test_a_lease_over_before_delivering_may_be_claimed_again(
-    store: IdempotencyStore,
+    twin: Twin,
 ) -> None:
+    store = twin.store
     dead = await store.begin("k", FP, new_token(), lease_s=0.05, ttl_s=60)
-    await asyncio.sleep(0.1)
+    await twin.wait(0.1)
     taken = await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)
     assert taken.kind == "claimed"
     assert taken.token != dead.token
@@ -92,11 +110,12 @@ async def test_a_lease_over_before_delivering_may_be_claimed_again(
 
 
 async def test_a_lease_over_while_delivering_is_interrupted_for_good(
-    store: IdempotencyStore,
+    twin: Twin,
 ) -> None:
+    store = twin.store
     dead = await store.begin("k", FP, new_token(), lease_s=0.05, ttl_s=60)
     assert await store.mark_delivering("k", dead.token, "kz-media-7")
-    await asyncio.sleep(0.1)
+    await twin.wait(0.1)
     for _ in range(2):
         later = await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)
         assert (later.kind, later.resume) == ("interrupted", {"media_id": "kz-media-7"})
@@ -105,11 +124,12 @@ async def test_a_lease_over_while_delivering_is_interrupted_for_good(
     assert (await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)).kind == "replay"
 
 
-async def test_records_expire_after_the_ttl(store: IdempotencyStore) -> None:
+async def test_records_expire_after_the_ttl(twin: Twin) -> None:
+    store = twin.store
     first = await store.begin("k", FP, new_token(), lease_s=30, ttl_s=0.2)
     await store.finish("k", first.token, ANSWER, ttl_s=0.2)
     assert (await store.begin("k", FP, new_token(), lease_s=30, ttl_s=0.2)).kind == "replay"
-    await asyncio.sleep(0.3)
+    await twin.wait(0.3)
     assert (await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=0.2)).kind == "claimed"
 
 

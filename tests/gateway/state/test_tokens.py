@@ -43,21 +43,22 @@ async def redis() -> AsyncIterator[Redis]:
 
 async def test_tokens_are_sealed_and_names_show_no_account(redis: Redis) -> None:
     namespace, secret = f"kaizala:app-{uuid.uuid4().hex}", "application-secret-1"
-    share = RedisTokenShare(redis, namespace, secret)
+    prefix = f"test:{uuid.uuid4().hex}:"  # only this test's keys
+    share = RedisTokenShare(redis, namespace, secret, prefix=prefix)
     token = Token("tok-very-secret-value", 4_000_000_000.0, {"endpoint": "https://ep.test"})
     await share.save("access", token)
     await share.save_secret("refresh", "refresh-token-rotated-1")
     assert await share.load("access") == token
     assert await share.load_secret("refresh") == "refresh-token-rotated-1"
-    stored = {key: await redis.get(key) for key in await redis.keys("mg:*")}
-    mine = {k: v for k, v in stored.items() if share._prefix.encode() in k}
+    mine = {key: await redis.get(key) for key in await redis.keys(f"{prefix}*")}
     assert len(mine) == 2
     for key, value in mine.items():
         assert namespace.encode() not in key
         assert b"tok-very-secret-value" not in value
         assert b"refresh-token-rotated-1" not in value
     # Whoever holds another secret reads nothing (and writes elsewhere).
-    assert await RedisTokenShare(redis, namespace, "another-secret").load("access") is None
+    other = RedisTokenShare(redis, namespace, "another-secret", prefix=prefix)
+    assert await other.load("access") is None
 
 
 async def test_the_lock_lets_one_holder_in_at_a_time(redis: Redis) -> None:

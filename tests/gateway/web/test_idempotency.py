@@ -6,15 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 
+import simulators.kaizala
 from gateway.errors import StoreUnavailableError
 from gateway.pipeline.service import MediaService
 from gateway.state.idempotency import MemoryIdempotencyStore
+from gateway.wiring import build
 from gateway.wiring.app import create_app
 from gateway.wiring.settings import Settings
+from simulators.kaizala import sandbox as kaizala_sandbox
 from tests import samples
 from tests.conftest import NO_REDIS, redis_url
 from tests.gateway.conftest import AppClient, serve
@@ -199,18 +203,28 @@ class FlakyStore:
 async def flaky_gateway(
     **settings: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FlakyStore, Any]]:
-    app = create_app(Settings(_env_file=None, **settings))
-    async with serve(app) as client:
-        store = FlakyStore()
-        runtime = app.state.runtime
-        runtime.idempotency._store = store
+    store = FlakyStore()
+    sandboxes: list[Any] = []
 
-        async def posts(group: str) -> int:
-            sandbox = runtime.providers["kaizala"]._upstream.client
-            log = (await sandbox.get("http://kaizala.sandbox/_sandbox/log")).json()
-            return sum(1 for e in log if e["call"] == "post" and e["group"] == group)
+    def recorded(settings: Any) -> Any:
+        sandboxes.append(made := kaizala_sandbox(settings))
+        return made
 
-        yield client, store, posts
+    with (
+        mock.patch.object(build, "MemoryIdempotencyStore", return_value=store),
+        mock.patch.object(simulators.kaizala, "sandbox", recorded),
+    ):
+        app = create_app(Settings(_env_file=None, **settings))
+        async with serve(app) as client:
+            (sandbox,) = sandboxes
+            transport = httpx.ASGITransport(app=sandbox.app)
+
+            async def posts(group: str) -> int:
+                async with httpx.AsyncClient(transport=transport) as log_client:
+                    answer = await log_client.get("http://kaizala.sandbox/_sandbox/log")
+                return sum(1 for e in answer.json() if e["call"] == "post" and e["group"] == group)
+
+            yield client, store, posts
 
 
 async def test_a_success_is_answered_when_its_record_cannot_be_written_and_stored_later() -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
+from gateway.state.guards import MemoryGuards
+from gateway.wiring import build
 from tests import samples
 from tests.gateway.conftest import AppClient
-from tests.support import assert_problem
+from tests.support import FakeClock, assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -22,8 +22,10 @@ def gupshup(client: httpx.AsyncClient, app: str | None = None) -> object:
 
 
 async def test_a_burst_of_5xx_opens_the_breaker_for_that_app_and_it_recovers(
-    app_client: AppClient,
+    app_client: AppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = FakeClock()  # the breaker's time, moved by the test
+    monkeypatch.setattr(build, "MemoryGuards", lambda: MemoryGuards(clock))
     async with app_client(breaker_failures=2, breaker_open_s=1) as client:
         for _ in range(2):
             failed = assert_problem(await gupshup(client, "sandbox-500"), 502, "provider_error")
@@ -36,7 +38,7 @@ async def test_a_burst_of_5xx_opens_the_breaker_for_that_app_and_it_recovers(
         # Gupshup's breaker is per app: the default app is untouched.
         assert (await gupshup(client)).status_code == 200
         assert (await client.get("/readyz")).json()["breakers"]["gupshup"] == "closed"
-        await asyncio.sleep(1.1)
+        await clock.advance(1.1)
         # Half-open: one trial; it fails again (still a 500), so the breaker reopens.
         assert_problem(await gupshup(client, "sandbox-500"), 502, "provider_error")
         assert_problem(await gupshup(client, "sandbox-500"), 503, "provider_unavailable")
