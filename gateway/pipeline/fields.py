@@ -83,20 +83,16 @@ class SendModels:
 
     fields: type[CommonFields]  # a form: the common fields and every target field, optional
     json: type[CommonFields]  # a JSON body: the same, with `url` required
-    targets: Mapping[str, type[BaseModel]]  # provider -> its target model
-    owners: Mapping[str, tuple[str, ...]]  # target field -> the providers that use it
 
 
 def send_models(specs: Mapping[str, ProviderSpec]) -> SendModels:
     """The request models for these providers. Two providers may share a target field
     name; the first one's definition documents it, and each validates it its own way."""
     extra: dict[str, Any] = {}
-    owners: dict[str, list[str]] = {}
     for spec in specs.values():
         for name, info in spec.target.model_fields.items():
             if name in COMMON_FIELDS:
                 raise ValueError(f"{spec.name}'s target field {name!r} is a common field")
-            owners.setdefault(name, []).append(spec.name)
             if name in extra:
                 continue
             # The target's field with its constraints, optional here: which fields a provider
@@ -124,12 +120,7 @@ def send_models(specs: Mapping[str, ProviderSpec]) -> SendModels:
             ),
         ),
     )
-    return SendModels(
-        fields=fields,
-        json=json_body,
-        targets={name: spec.target for name, spec in specs.items()},
-        owners={name: tuple(names) for name, names in owners.items()},
-    )
+    return SendModels(fields=fields, json=json_body)
 
 
 def non_null(schema: dict[str, Any]) -> dict[str, Any]:

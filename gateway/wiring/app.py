@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -21,6 +22,7 @@ from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
 from gateway.wiring.build import build_runtime, preflight, secrets_of
 from gateway.wiring.logs import configure_logging
+from gateway.wiring.server import SERVING, Serving
 from gateway.wiring.settings import Settings, StartupError, get_settings
 from providers import ProviderSettings, ProviderSpec, discover
 
@@ -42,7 +44,7 @@ def create_app(
     registry = dict(specs) if specs is not None else dict(discover())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         try:
             config = settings or get_settings()
         except StartupError as exc:
@@ -67,7 +69,13 @@ def create_app(
                 extra={"providers": app.state.runtime.modes, "version": VERSION},
             )
             stack.callback(defer_exit_signals(app.state.runtime.drain, config.shutdown_delay_s))
-            yield
+            # Shared by uvicorn with every connection's protocol (gateway.wiring.server).
+            yield {
+                SERVING: Serving(
+                    header_timeout_s=config.client_header_timeout_s,
+                    max_concurrency=config.max_concurrency,
+                )
+            }
 
     app = FastAPIOffline(
         title="Media gateway",

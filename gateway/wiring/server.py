@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,7 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.context import bind_request_id, reset_request_id
 from gateway.web import problems
-from gateway.wiring.settings import get_settings
+from gateway.wiring.settings import Settings
 
 log = logging.getLogger("gateway.server")
 
@@ -41,11 +42,15 @@ class _Guard:
     connections: set[Any]
     tasks: set[asyncio.Task[None]]
 
+    app_state: dict[str, Any]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings = get_settings()
-        self._header_timeout = settings.client_header_timeout_s
-        self._limit = settings.max_concurrency
+        # Put there by the app's lifespan, which has run before any connection is served.
+        serving: Serving = self.app_state.get(SERVING) or Serving()
+        self._serving = serving
+        self._header_timeout = serving.header_timeout_s
+        self._limit = serving.max_concurrency
         self._header_timer: asyncio.TimerHandle | None = None
         self._due: float | None = None  # loop time by which headers must be complete
         self._armed_for: Any = None
@@ -102,20 +107,20 @@ class _Guard:
             self.transport.close()
 
     def _capped(self, app: ASGIApp) -> ASGIApp:
-        limit = self._limit
+        limit, sends = self._limit, self._serving
 
         async def capped(scope: Scope, receive: Receive, send: Send) -> None:
             if scope.get("path") not in CAPPED_PATHS:
                 await app(scope, receive, send)
                 return
-            if _sends.in_flight >= limit:
+            if sends.in_flight >= limit:
                 await _overloaded(scope, receive, send, limit)
                 return
-            _sends.in_flight += 1
+            sends.in_flight += 1
             try:
                 await app(scope, receive, send)
             finally:
-                _sends.in_flight -= 1
+                sends.in_flight -= 1
 
         return capped
 
@@ -124,13 +129,18 @@ class _Guard:
 CAPPED_PATHS = frozenset({"/send-media"})
 
 
-class _InFlight:
-    """The sends in progress in this process (every connection's protocol shares it)."""
-
-    in_flight = 0
+# The key of `Serving` in the lifespan state uvicorn shares with every connection.
+SERVING = "gateway.serving"
 
 
-_sends = _InFlight()
+@dataclass
+class Serving:
+    """What the server's guards need, and the sends in progress in this process (every
+    connection's protocol shares it): the app's lifespan state, from the settings."""
+
+    header_timeout_s: float = Settings.model_fields["client_header_timeout_s"].default
+    max_concurrency: int = Settings.model_fields["max_concurrency"].default
+    in_flight: int = 0
 
 
 async def _overloaded(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
