@@ -1,4 +1,4 @@
-"""The request id of the request being served, for logs and problem bodies."""
+"""The request being served: its id (logs, problem bodies) and its client (logs, metrics)."""
 
 from __future__ import annotations
 
@@ -18,3 +18,16 @@ def bind_request_id(value: str | None) -> object:
 
 def reset_request_id(token: object) -> None:
     _request_id.reset(token)  # type: ignore[arg-type]
+
+
+# The name of the request's client (never its key), for logs and metrics.
+_client: ContextVar[str | None] = ContextVar("client", default=None)
+
+
+def current_client() -> str | None:
+    return _client.get()
+
+
+def bind_client(name: str) -> None:
+    """Name the client of the request being served (its task's context)."""
+    _client.set(name)

@@ -3,6 +3,8 @@
     GatewayError                 the gateway itself refused the request
     ├── InvalidRequestError      422 validation_error
     ├── UnauthorizedError        401 unauthorized
+    ├── ForbiddenError           403 forbidden: outside the client's scope
+    ├── QuotaExceededError       429 quota_exceeded: the client's own quota
     ├── RequestTimeoutError      408 request_timeout
     ├── UnsupportedMediaError    415 unsupported_media_type
     ├── PayloadTooLargeError     413 payload_too_large
@@ -85,6 +87,22 @@ class UnauthorizedError(GatewayError):
     """The X-API-Key header is missing or unknown."""
 
     code, status, title = "unauthorized", 401, "Unauthorized"
+
+
+class ForbiddenError(GatewayError):
+    """The client's key is valid, but the send is outside its scope (a provider, a target
+    value); `errors` names the field."""
+
+    code, status, title = "forbidden", 403, "Forbidden"
+
+    def __init__(self, detail: str, *, field_name: str) -> None:
+        super().__init__(detail, errors=[field_error(field_name, detail)])
+
+
+class QuotaExceededError(GatewayError):
+    """The client's own send quota is used up for now (not the provider's limit)."""
+
+    code, status, title = "quota_exceeded", 429, "Quota exceeded"
 
 
 class UnsupportedMediaError(GatewayError):

@@ -29,20 +29,25 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gateway.context import current_client
 from providers.errors import Stage
 from providers.http import Call
 
 # Seconds: from a fast sandbox call to a slow 100 MB upload.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-REQUESTS = Counter("gateway_requests", "HTTP requests answered", ["route", "status", "code"])
+# `client`: a name from the clients file (or GATEWAY_API_KEYS' key-…, anonymous, none), never
+# from the request, so the series stay bounded; not on histograms.
+REQUESTS = Counter(
+    "gateway_requests", "HTTP requests answered", ["route", "status", "code", "client"]
+)
 REQUEST_SECONDS = Histogram(
     "gateway_request_duration_seconds", "Time to answer a request", ["route"], buckets=BUCKETS
 )
 SENDS = Counter(
     "gateway_sends",
     "Sends by outcome: ok, replayed (a stored answer to a retry), or the answer's problem code",
-    ["provider", "media_type", "outcome"],
+    ["provider", "media_type", "outcome", "client"],
 )
 UPSTREAM_CALLS = Counter(
     "gateway_upstream_calls",
@@ -62,6 +67,11 @@ TOKEN_REFRESHES = Counter(
     "gateway_token_refreshes",
     "Provider token fetches (the auth stage) by result",
     ["provider", "result"],
+)
+UNGUARDED = Counter(
+    "gateway_unguarded_sends",
+    "Sends let through unchecked because the shared state (Redis) was unreachable",
+    ["guard"],  # quota (the client's), or limits (the provider's breaker and rate limit)
 )
 BREAKER_OPEN = Gauge(
     "gateway_breaker_open",
@@ -136,11 +146,12 @@ def observe_call(call: Call) -> None:
 
 def observe_request(route: str, status: int, trace: Trace, seconds: float) -> None:
     code = trace.code or ("ok" if status < 400 else "unknown")
-    REQUESTS.labels(route, str(status), code).inc()
+    client = current_client() or "none"
+    REQUESTS.labels(route, str(status), code, client).inc()
     REQUEST_SECONDS.labels(route).observe(seconds)
     if trace.provider is not None:
         outcome = "replayed" if trace.replayed else "ok" if status < 400 else code
-        SENDS.labels(trace.provider, trace.media_type or "unknown", outcome).inc()
+        SENDS.labels(trace.provider, trace.media_type or "unknown", outcome, client).inc()
 
 
 def exposition() -> tuple[bytes, str]:

@@ -70,6 +70,9 @@ class MediaRequest:
     # failed): the adapter delivers it instead of uploading the bytes again.
     reuse_media_id: str | None = None
     before_delivery: BeforeDelivery | None = None
+    # Whose send this is (the gateway's client): media an adapter remembers for one owner
+    # is never reused for another.
+    owner: str = ""
 
     async def delivering(self, media_id: str | None) -> None:
         """Announce the delivering call, just before making it (see `BeforeDelivery`)."""

@@ -1,7 +1,8 @@
 """Idempotency-Key on /send-media (draft-ietf-httpapi-idempotency-key-header), by the rules
 of the contract's "Idempotency and retries":
 
-- the key is 1 to 255 printable ASCII characters, scoped to the caller's API key;
+- the key is 1 to 255 printable ASCII characters, scoped to the caller's key (its hash:
+  `gateway.pipeline.clients.Caller.scope`);
 - the fingerprint is the provider, every field, and each file's name, declared type and
   SHA-256 in order (versioned: a record keeps the version it was written with);
 - a repeat gets the stored answer again with `Idempotent-Replayed: true`, and nothing goes
@@ -37,6 +38,7 @@ from gateway.errors import (
     field_error,
     invalid,
 )
+from gateway.pipeline.clients import Caller
 from gateway.pipeline.intake import SendOrder
 from gateway.pipeline.service import MediaService, Sent
 from gateway.state.idempotency import (
@@ -143,10 +145,10 @@ class Idempotency:
         self._lease_s = lease_s
         self._writers: set[asyncio.Task[None]] = set()
 
-    async def run(self, *, caller: str, key: str, order: SendOrder) -> StoredAnswer:
+    async def run(self, *, caller: Caller, key: str, order: SendOrder) -> StoredAnswer:
         """The answer to this send: its own, or the one stored for an earlier attempt (with
         `Idempotent-Replayed: true`); a 409 or 422 refusal is raised."""
-        record = hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()
+        record = hashlib.sha256(f"{caller.scope}\0{key}".encode()).hexdigest()
         token = new_token()
         claim = await self._store.begin(
             record, fingerprint(order), token, lease_s=self._lease_s, ttl_s=self._ttl_s
@@ -157,6 +159,7 @@ class Idempotency:
         try:
             sent = await self._service.send(
                 order,
+                client=caller.client,
                 reuse_media_id=claim.resume.get("media_id"),
                 before_delivery=attempt.before_delivery,
             )
@@ -280,8 +283,3 @@ def _replay(answer: StoredAnswer) -> StoredAnswer:
     return StoredAnswer(
         answer.status, answer.content_type, answer.body, {**answer.headers, REPLAYED: "true"}
     )
-
-
-def caller_scope(api_key: str | None) -> str:
-    """The scope of a caller's keys: its API key, hashed; one scope without client keys."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:32] if api_key else "anonymous"

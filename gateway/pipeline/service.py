@@ -13,14 +13,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from gateway.errors import GatewayError, StoreUnavailableError, field_error, invalid
+from gateway.errors import (
+    GatewayError,
+    QuotaExceededError,
+    StoreUnavailableError,
+    field_error,
+    invalid,
+)
 from gateway.pipeline.checks import check_fields, files_request, refusal, url_request
+from gateway.pipeline.clients import Client
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import non_null
 from gateway.pipeline.intake import SendOrder, Upload
 from gateway.pipeline.streaming import LiveUpload
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
-from gateway.telemetry import timed
+from gateway.telemetry import UNGUARDED, timed
 from providers import Capabilities, Delivery, MediaRequest, MediaType, Provider, ProviderSpec
 from providers.base import (
     AnnouncesDelivery,
@@ -41,6 +48,9 @@ from providers.errors import (
 from providers.media import BeforeDelivery
 
 log = logging.getLogger("gateway.service")
+
+# The caller of a send that names none (tools, tests): no scope, no quota.
+EVERYONE = Client("anonymous")
 
 
 @dataclass(frozen=True)
@@ -113,11 +123,13 @@ class MediaService:
         self,
         order: SendOrder,
         *,
+        client: Client = EVERYONE,
         reuse_media_id: str | None = None,
         before_delivery: BeforeDelivery | None = None,
     ) -> Sent:
         """Check the order against its provider, fetch what must be fetched, and send.
-        `reuse_media_id`: what an earlier attempt of this same send obtained;
+        `client`: who sends, whose scope and quota apply and whose remembered media ids
+        are used; `reuse_media_id`: what an earlier attempt of this same send obtained;
         `before_delivery`: awaited just before the call that delivers may leave.
 
         An order with a live file (still arriving) is checked on the parts before it and
@@ -125,16 +137,16 @@ class MediaService:
         (the request sent whole, store-and-forward, or the error answered)."""
         live = order.live
         if live is None:
-            return await self._send(order, reuse_media_id, before_delivery)
+            return await self._send(order, client, reuse_media_id, before_delivery)
         try:
-            sent = await self._send(order, reuse_media_id, before_delivery)
+            sent = await self._send(order, client, reuse_media_id, before_delivery)
         except (GatewayError, ProviderError) as exc:
             fallback = await live.settle(exc)  # or raises what to answer
         else:
             log.info("upload streamed as it arrived", extra={"bytes": live.size})
             return sent
         log.info(fallback.value)
-        return await self._send(await order.whole(), reuse_media_id, before_delivery)
+        return await self._send(await order.whole(), client, reuse_media_id, before_delivery)
 
     def streams_uploads(self, name: str | None) -> bool:
         """Whether a large file for the provider `name` may be sent while it arrives."""
@@ -147,7 +159,11 @@ class MediaService:
         return abilities is None or abilities.remembers_media
 
     async def _send(
-        self, order: SendOrder, reuse_media_id: str | None, before_delivery: BeforeDelivery | None
+        self,
+        order: SendOrder,
+        client: Client,
+        reuse_media_id: str | None,
+        before_delivery: BeforeDelivery | None,
     ) -> Sent:
         name = order.fields.provider
         served = self.served.get(name)
@@ -156,6 +172,7 @@ class MediaService:
             raise invalid([field_error("provider", f"unknown provider; configured: {names}")])
         caps = served.adapter.capabilities
         target = self._resolved(name, check_fields(order, served.spec.target, caps))
+        client.check(name, target)  # its scope, after the ids were checked for their form
         with request_deadline(self._deadline_s):
             async with self._media(order, caps, target) as request:
                 if (check := self._abilities[name].check) is not None:
@@ -163,10 +180,13 @@ class MediaService:
                         check(request)
                     except TargetError as exc:
                         raise refusal(exc) from None
-                if reuse_media_id is not None or before_delivery is not None:
-                    request = dataclasses.replace(
-                        request, reuse_media_id=reuse_media_id, before_delivery=before_delivery
-                    )
+                request = dataclasses.replace(
+                    request,
+                    owner=client.name,
+                    reuse_media_id=reuse_media_id,
+                    before_delivery=before_delivery,
+                )
+                await self._take_quota(client)
                 delivery = await self._guarded(name, served, request, order.live)
         return Sent(name, request.media_type, delivery, served.mode == "sandbox")
 
@@ -264,6 +284,7 @@ class MediaService:
         except StoreUnavailableError:
             # Shared state is down: sends without an Idempotency-Key go on, unguarded.
             log.warning("breaker and rate limit skipped: shared state unreachable")
+            UNGUARDED.labels("limits").inc()
         if not self._abilities[name].announces_delivery:
             # It does not say which of its calls delivers: any of them may.
             await request.delivering(request.reuse_media_id)
@@ -281,6 +302,26 @@ class MediaService:
             raise
         await self._record(key, ok=True)
         return delivery
+
+    async def _take_quota(self, client: Client) -> None:
+        """Refuse (429) a send over the client's own quota, shared by the replicas."""
+        if client.sends_per_minute is None:
+            return
+        try:
+            wait = await self.guards.take(
+                f"quota:{client.name}", (client.sends_per_minute, 60.0), 1
+            )
+        except StoreUnavailableError:
+            log.warning("client quota skipped: shared state unreachable")
+            UNGUARDED.labels("quota").inc()
+            return
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise QuotaExceededError(
+                f"This client's quota of {client.sends_per_minute} sends a minute is used up; "
+                f"retry in {seconds} s.",
+                headers={"Retry-After": str(seconds)},
+            )
 
     async def _admit(self, name: str, key: str, spec: ProviderSpec) -> None:
         """Refuse a send the breaker or the outbound rate limit does not let through."""

@@ -242,6 +242,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "Missing or unknown X-API-Key (`unauthorized`).",
         _example(401, "unauthorized", "Unauthorized", "The X-API-Key header is required."),
     ),
+    403: _error(
+        "The client's key is valid but the send is outside its scope: a provider or a target "
+        "value it may not use (`forbidden`, naming the field).",
+        _example(
+            403, "forbidden", "Forbidden",
+            "app_id: this client may not send to this value of app_id.",
+            errors=[
+                {"field": "app_id",
+                 "message": "app_id: this client may not send to this value of app_id.",
+                 "type": "value_error"}
+            ],
+        ),
+    ),
     408: _error(
         "The request body stalled or arrived too slowly (`request_timeout`).",
         _example(
@@ -295,10 +308,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     ),
     429: _error(
-        "The provider throttled (`rate_limited`); see Retry-After.",
+        "The provider throttled (`rate_limited`), or the client's own send quota is used up "
+        "(`quota_exceeded`); see Retry-After.",
         _example(
             429, "rate_limited", "Rate limited", "kaizala answered 429 at post", "kaizala",
             429, "Too many requests", stage="post", retry_after=7,
+        ),
+        _example(
+            429, "quota_exceeded", "Quota exceeded",
+            "This client's quota of 120 sends a minute is used up; retry in 1 s.",
         ),
     ),
     500: _error(

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.errors import ShuttingDownError
-from gateway.pipeline.idempotent import HEADER, caller_scope, check_key
+from gateway.pipeline.clients import Caller
+from gateway.pipeline.idempotent import HEADER, check_key
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
 from gateway.pipeline.spool import spool_writable
 from gateway.telemetry import BREAKER_OPEN, current_trace, exposition
 from gateway.web.answers import JSON, as_response, success_body
-from gateway.web.auth import ApiKey
+from gateway.web.auth import ApiKey, MaybeApiKey
 from gateway.web.middleware import ARRIVED
 from gateway.web.openapi import ERROR_RESPONSES, READYZ_RESPONSES
 from gateway.web.problems import problem_body, problem_response
@@ -75,7 +76,7 @@ Service = Annotated[MediaService, Depends(get_service)]
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def send_media(request: Request, _: ApiKey) -> Response:
+async def send_media(request: Request, caller: ApiKey) -> Response:
     """Send media by file upload (`multipart/form-data`, one or more `file` parts) or by
     reference (`url`, in a form or a JSON body). Two or more images to Kaizala make an album.
 
@@ -85,10 +86,10 @@ async def send_media(request: Request, _: ApiKey) -> Response:
     Every failure is an `application/problem+json` document with a stable `code`."""
 
     async with open_order(request) as order:
-        return await _send_order(request, order)
+        return await _send_order(request, order, caller)
 
 
-async def _send_order(request: Request, order: SendOrder) -> Response:
+async def _send_order(request: Request, order: SendOrder, caller: Caller) -> Response:
     # The runtime from the app, not as two more dependencies to solve on every send.
     runtime: Runtime = request.app.state.runtime
     if runtime.drain.refuses(request.scope.get(ARRIVED, time.monotonic())):
@@ -98,22 +99,24 @@ async def _send_order(request: Request, order: SendOrder) -> Response:
         )
     key = request.headers.get(HEADER)
     if key is None:
-        sent = await runtime.service.send(order)
+        sent = await runtime.service.send(order, client=caller.client)
         return Response(success_body(sent), media_type=JSON)
-    caller = caller_scope(request.headers.get("x-api-key") if runtime.api_keys else None)
     answer = await runtime.idempotency.run(caller=caller, key=check_key(key), order=order)
     return as_response(answer)
 
 
-async def providers_map(service: Service) -> ProvidersMap:
+async def providers_map(service: Service, caller: MaybeApiKey) -> ProvidersMap:
     """What each provider accepts, generated from the same declarations every send is
     checked against: its mode (live or sandbox), media types with their MIME types and size
     limits, inputs, album sizes, captions, its own target fields, its circuit breaker and
-    its outbound rate limit."""
+    its outbound rate limit. With a client's X-API-Key, only the providers it may use."""
     described = await service.capabilities()
-    return ProvidersMap.model_validate(
-        {"providers": {name: {**ProviderMap.UNDESCRIBED, **m} for name, m in described.items()}}
-    )
+    shown = {
+        name: {**ProviderMap.UNDESCRIBED, **entry}
+        for name, entry in described.items()
+        if caller is None or caller.client.may_use(name)
+    }
+    return ProvidersMap.model_validate({"providers": shown})
 
 
 async def metrics(runtime: CurrentRuntime) -> Response:

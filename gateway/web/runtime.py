@@ -7,6 +7,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from gateway.pipeline.clients import Clients
 from gateway.pipeline.idempotent import Idempotency
 from gateway.pipeline.service import MediaService
 from gateway.web.lifecycle import Drain
@@ -19,7 +20,7 @@ class Runtime:
     """The services behind the routes: `request.app.state.runtime`."""
 
     service: MediaService
-    api_keys: tuple[bytes, ...]
+    clients: Clients
     body_policy: BodyPolicy
     redis: Redis | None
     idempotency: Idempotency

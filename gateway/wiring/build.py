@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway.pipeline.clients import Clients
 from gateway.pipeline.fetch import Fetcher, fetch_policy
 from gateway.pipeline.idempotent import Idempotency
 from gateway.pipeline.service import MediaService, Served
@@ -32,6 +33,7 @@ from gateway.telemetry import observe_call
 from gateway.web.answers import SendAnswers
 from gateway.web.middleware import BodyPolicy
 from gateway.web.runtime import Runtime
+from gateway.wiring.clients import load_clients
 from gateway.wiring.settings import Settings, StartupError, load
 from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers import ProviderSettings, ProviderSpec
@@ -86,13 +88,21 @@ def preflight(
             "are set: the gateway would serve from the sandboxes. Set that provider's "
             "credential variables (see the README's configuration table)."
         )
-    if live and not settings.api_keys and not settings.allow_anonymous:
+    clients = clients_of(settings, specs)
+    if live and clients.open and not settings.allow_anonymous:
         raise StartupError(
-            f"live provider credentials are configured ({', '.join(live)}) but GATEWAY_API_KEYS "
-            "is empty: anyone could send through your accounts. Set GATEWAY_API_KEYS, or set "
-            "GATEWAY_ALLOW_ANONYMOUS=true to serve without client keys."
+            f"live provider credentials are configured ({', '.join(live)}) but no client has "
+            "a key (GATEWAY_API_KEYS and GATEWAY_CLIENTS_FILE give none): anyone could send "
+            "through your accounts. Give clients keys, or set GATEWAY_ALLOW_ANONYMOUS=true to "
+            "serve without them."
         )
     return loaded
+
+
+def clients_of(settings: Settings, specs: Mapping[str, ProviderSpec]) -> Clients:
+    """The clients of the file and of GATEWAY_API_KEYS (a StartupError when wrong)."""
+    keys = [key.get_secret_value() for key in settings.api_keys]
+    return load_clients(settings.clients_file, keys, specs)
 
 
 def secrets_of(*models: Any) -> list[str]:
@@ -173,7 +183,7 @@ async def build_runtime(
     )
     return Runtime(
         service=service,
-        api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
+        clients=clients_of(settings, specs),
         body_policy=BodyPolicy(
             limit=settings.max_upload_bytes + ENVELOPE_BYTES,
             envelope=ENVELOPE_BYTES,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.context import current_request_id
+from gateway.context import current_client, current_request_id
 from providers.redact import Redactor
 
 # Record attributes that are not extra fields; uvicorn's color_message duplicates message.
@@ -47,6 +47,8 @@ class JsonFormatter(logging.Formatter):
             "message": self.redact(record.getMessage()),
             "request_id": self._clean(getattr(record, "request_id", None) or current_request_id()),
         }
+        if (client := current_client()) is not None:
+            entry["client"] = client  # a name from the clients file, never a key
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = self._clean(value)

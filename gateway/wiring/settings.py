@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     )
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # A TOML file of named clients: their keys' hashes, scopes, quotas, webhooks.
+    clients_file: Path | None = None
     # Where and how `python -m gateway` serves (its --host, --port, --workers win).
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

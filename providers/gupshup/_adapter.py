@@ -322,7 +322,8 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _memo_key(base: str, app_id: str, request: MediaRequest) -> str | None:
-    """What a media id is remembered under: the app, and the bytes' SHA-256 (or the URL)
+    """What a media id is remembered under: the app and the request's owner (one client
+    never learns of, nor reuses, another's uploads), and the bytes' SHA-256 (or the URL)
     with their type; None when the bytes' hash is not known."""
     if request.url is not None:
         what = "url:" + hashlib.sha256(request.url.encode()).hexdigest()
@@ -331,5 +332,5 @@ def _memo_key(base: str, app_id: str, request: MediaRequest) -> str | None:
         what, mime = "sha256:" + request.files[0].sha256, request.files[0].content_type
     else:
         return None
-    scope = hashlib.sha256(f"{base}\0{app_id}".encode()).hexdigest()[:16]
+    scope = hashlib.sha256(f"{base}\0{app_id}\0{request.owner}".encode()).hexdigest()[:16]
     return f"gupshup:media:{scope}:{mime}:{what}"
