@@ -15,6 +15,7 @@ import tempfile
 
 import uvicorn
 
+from gateway.pipeline.clients import key_hash
 from gateway.wiring.build import preflight
 from gateway.wiring.logs import configure_logging
 from gateway.wiring.server import GuardedHttpToolsProtocol
@@ -33,8 +34,25 @@ def event_loop(workers: int) -> str:
     return "asyncio"
 
 
+def hash_key() -> int:
+    """Print the SHA-256 of the key read on stdin (one line; the newline is not part of it),
+    so an operator never writes a key into the clients file."""
+    key = sys.stdin.readline().rstrip("\r\n")
+    if len(key) < 16:
+        print("a client key must be at least 16 characters", file=sys.stderr)
+        return 2
+    print(key_hash(key))
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["hash-key"],
+        help="hash-key: read a client key on stdin, print its SHA-256 for GATEWAY_CLIENTS_FILE",
+    )
     parser.add_argument("--host", help="default GATEWAY_HOST, else 127.0.0.1")
     parser.add_argument("--port", type=int, help="default GATEWAY_PORT, else 8000")
     parser.add_argument("--workers", type=int, help="default GATEWAY_WORKERS, else 1")
@@ -42,6 +60,8 @@ def main() -> None:
         "--openapi", action="store_true", help="print the OpenAPI document and exit"
     )
     args = parser.parse_args()
+    if args.command == "hash-key":
+        sys.exit(hash_key())
     if args.openapi:
         from gateway.wiring.app import create_app
 

@@ -72,11 +72,12 @@ class Client:
                 f"This client may not send through {provider}.", field_name="provider"
             )
         for name, pattern in self._patterns.get(provider, {}).items():
+            # A field left empty sends to nobody there (a Gupshup upload without `to`).
             value = getattr(target, name, None)
-            if value is None or not pattern.fullmatch(str(value)):
-                shown = "no value" if value is None else "this value"
+            if value is not None and not pattern.fullmatch(str(value)):
                 raise ForbiddenError(
-                    f"{name}: this client may not send to {shown} of {name}.", field_name=name
+                    f"{name}: this client may not send to this value of {name}.",
+                    field_name=name,
                 )
 
 
