@@ -221,11 +221,31 @@ def start_floor(upstream: str) -> tuple[Server, str]:
     return Server("floor", argv, {**clean_env(), "BENCH_UPSTREAM": upstream}, base), base
 
 
-def start_gateway(upstream: str, workers: int) -> tuple[Server, str]:
+def clients_file(path: Path, count: int) -> Path:
+    """A clients file of `count` clients, the bench's key among them, scoped as a real
+    client is (a provider list and target globs), so each send meets the scope check."""
+    import hashlib
+
+    rng = random.Random(7)
+    lines = []
+    for n in range(count - 1):
+        digest = hashlib.sha256(rng.randbytes(24)).hexdigest()
+        lines += [f"[clients.app-{n}]", f'keys_sha256 = ["{digest}"]', "sends_per_minute = 600"]
+        lines += [f"[clients.app-{n}.targets.gupshup]", f'app_id = ["app-{n}-*"]', ""]
+    bench = hashlib.sha256(API_KEY.encode()).hexdigest()
+    lines += ["[clients.bench]", f'keys_sha256 = ["{bench}"]', 'providers = ["gupshup", "kaizala"]']
+    lines += ["[clients.bench.targets.gupshup]", f'app_id = ["{GUPSHUP_APP}", "bench-*"]']
+    lines += ["[clients.bench.targets.kaizala]", 'group_id = ["bench*"]', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def start_gateway(upstream: str, workers: int, clients: Path | None = None) -> tuple[Server, str]:
     port = free_port()
+    keys = {"GATEWAY_CLIENTS_FILE": str(clients)} if clients else {"GATEWAY_API_KEYS": API_KEY}
     env = {
         **clean_env(),
-        "GATEWAY_API_KEYS": API_KEY,
+        **keys,
         # The vendors' outbound quotas would measure the quotas, not the gateway.
         "GATEWAY_RATE_LIMITS": "kaizala=off,gupshup=off",
         "KAIZALA_AUTH_URL": upstream,
@@ -399,6 +419,22 @@ def main() -> None:
         gw.stop()
         servers.remove(gw)
 
+        # The same sends by a client of a file of 1,000 clients (lookup and scope check).
+        gwc, gateway_c = start_gateway(upstream, 1, clients_file(work / "clients.toml", 1000))
+        servers.append(gwc)
+        scoped = {}
+        for name, target in via.items():
+            moved = Target(
+                target.url.replace(gateway, gateway_c),
+                target.body,
+                target.content_type,
+                target.headers,
+            )
+            scoped[(name, 1)] = run(moved, 1, per_send[name])
+            scoped[(name, 32)] = run(moved, 32, per_send[name])
+        gwc.stop()
+        servers.remove(gwc)
+
         gw2, gateway2 = start_gateway(upstream, workers=2)
         servers.append(gw2)
         w2 = {}
@@ -457,6 +493,13 @@ def main() -> None:
         print(
             f"{label:44} {many.rps:18,.0f} {many.rps / d[(name, 32)].rps:7.2f}× {added:+15.2f} ms"
         )
+    head = "a client of 1,000 in GATEWAY_CLIENTS_FILE"
+    print(f"\n{head:44} {'GATEWAY_API_KEYS':>18} {'clients file':>18}")
+    for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
+        keys, file = g[(name, 32)].rps, scoped[(name, 32)].rps
+        print(f"{label + ', 32 conn, req/s':44} {keys:18,.0f} {file:18,.0f}")
+        keys, file = g[(name, 1)].p50, scoped[(name, 1)].p50
+        print(f"{label + ', 1 conn, p50 ms':44} {keys:18.2f} {file:18.2f}")
     print(f"\n{'workers (32 connections, req/s)':44} {'1':>18} {'2':>18}")
     for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
         print(f"{label:44} {g[(name, 32)].rps:18,.0f} {w2[name].rps:18,.0f}")
