@@ -19,7 +19,8 @@ MAX_TRIES = 400  # new connections until each worker has served one; the kernel 
 
 def sends_counted(text: str) -> float:
     found = re.search(
-        r'^gateway_sends_total\{media_type="image",outcome="ok",provider="kaizala"\} (\S+)$',
+        r'^gateway_sends_total\{client="anonymous",media_type="image",outcome="ok",'
+        r'provider="kaizala"\} (\S+)$',
         text,
         re.M,
     )
