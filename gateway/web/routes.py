@@ -120,8 +120,8 @@ async def providers_map(service: Service, caller: MaybeApiKey) -> ProvidersMap:
 
 
 async def metrics(runtime: CurrentRuntime) -> Response:
-    """Prometheus metrics, text format: requests by route, status and code; sends by
-    provider, media type and outcome; upstream calls by provider, stage and result with
+    """Prometheus metrics, text format: requests by route, status, code and client; sends
+    by provider, media type, outcome and client; upstream calls by provider, stage and result with
     their latency; bytes uploaded; token refreshes; breaker state. Summed over workers."""
     for name in runtime.modes:
         state = await runtime.service.breaker_state(name)
