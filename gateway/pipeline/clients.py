@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -81,6 +81,10 @@ class Client:
                 )
 
 
+# The client of a gateway without keys (and of a send that names none): no scope, no quota.
+EVERYONE = Client(ANONYMOUS)
+
+
 @dataclass(frozen=True)
 class Caller:
     """The client of one request, and the scope its idempotency records belong to: its
@@ -97,7 +101,7 @@ class Clients:
     def __init__(self, by_hash: Mapping[str, Client]) -> None:
         self._by_hash = dict(by_hash)
         self.names = frozenset(c.name for c in self._by_hash.values())
-        self._anonymous = Caller(Client(ANONYMOUS), ANONYMOUS)
+        self._anonymous = Caller(EVERYONE, ANONYMOUS)
 
     @property
     def open(self) -> bool:
@@ -116,6 +120,3 @@ class Clients:
             raise UnauthorizedError("The X-API-Key is not one the gateway knows.")
         # The scope of its idempotency records, as earlier versions derived it from the key.
         return Caller(client, digest[:32])
-
-    def all(self) -> Iterable[Client]:
-        return set(self._by_hash.values())

@@ -119,9 +119,6 @@ class FileTap(Protocol):
     def file_data(self, part: FilePart, data: memoryview, offset: int) -> None:
         """Bytes of `part`, starting at `offset` in the body."""
 
-    def part_ended(self, part: FilePart | None) -> None:
-        """A part's closing boundary was read (None: a text field)."""
-
     def part_started(self) -> None:
         """Another part begins."""
 
@@ -310,8 +307,6 @@ class FormReader:
             part.ended = True
             self.items.append((self._name, part))
         self._part = None
-        if self._tap is not None:
-            self._tap.part_ended(part)
 
     def _spool_run(self, part: FilePart) -> None:
         # Written to the spool after the chunk being parsed (`pump`).

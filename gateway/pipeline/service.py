@@ -21,7 +21,7 @@ from gateway.errors import (
     invalid,
 )
 from gateway.pipeline.checks import check_fields, files_request, refusal, url_request
-from gateway.pipeline.clients import Client
+from gateway.pipeline.clients import EVERYONE, Client
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import non_null
 from gateway.pipeline.intake import SendOrder, Upload
@@ -48,9 +48,6 @@ from providers.errors import (
 from providers.media import BeforeDelivery
 
 log = logging.getLogger("gateway.service")
-
-# The caller of a send that names none (tools, tests): no scope, no quota.
-EVERYONE = Client("anonymous")
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,6 @@ class Streamer:
         if self.live is not None and part is self.live.part:
             self.live.take(data)
 
-    def part_ended(self, part: FilePart | None) -> None:
-        pass  # the live part's end is `part.ended`
-
     def part_started(self) -> None:
         if self.live is not None and self.live.part.ended:
             self.live.extra = True

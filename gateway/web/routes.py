@@ -67,7 +67,7 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
             trace.add("intake", time.perf_counter() - started)
             # A label value only for providers this gateway serves: the field is the
             # caller's, and any other string would be a new time series.
-            served = order.fields.provider in request.app.state.runtime.modes
+            served = order.fields.provider in request.app.state.runtime.service.served
             trace.provider = order.fields.provider if served else "unknown"
         yield order
 
@@ -148,13 +148,14 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
         except Exception:
             redis = "unreachable"
     spool = spool_writable()
+    modes = runtime.modes
     readiness = Readiness(
         status="ready"
         if redis != "unreachable" and spool and not runtime.drain.active
         else "not_ready",
-        providers=runtime.modes,
+        providers=modes,
         redis=redis,
-        breakers={name: await runtime.service.breaker_state(name) for name in runtime.modes},
+        breakers={name: await runtime.service.breaker_state(name) for name in modes},
     )
     if readiness.status == "ready":
         return readiness

@@ -54,9 +54,10 @@ def create_app(
         configure_logging(config.log_level, secrets_of(config))
         async with AsyncExitStack() as stack:
             try:
-                loaded = preflight(config, registry, provider_settings)
-                configure_logging(config.log_level, secrets_of(config, *loaded.values()))
-                app.state.runtime = await build_runtime(config, registry, loaded, stack)
+                checked = preflight(config, registry, provider_settings)
+                secrets = secrets_of(config, *checked.provider_settings.values())
+                configure_logging(config.log_level, secrets)
+                app.state.runtime = await build_runtime(config, registry, checked, stack)
                 # Before Redis closes: answers still being written get their last tries.
                 stack.push_async_callback(app.state.runtime.idempotency.drain)
             except StartupError as exc:

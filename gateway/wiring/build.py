@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -58,13 +59,23 @@ def load_provider_settings(specs: Mapping[str, ProviderSpec]) -> dict[str, Provi
     return loaded
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What the startup checks read, for the runtime built from it: each provider's
+    settings, and the clients."""
+
+    provider_settings: dict[str, ProviderSettings]
+    clients: Clients
+
+
 def preflight(
     settings: Settings,
     specs: Mapping[str, ProviderSpec],
     provider_settings: Mapping[str, ProviderSettings] | None = None,
-) -> dict[str, ProviderSettings]:
-    """Every startup rule that needs no network: the providers' settings load, and live
-    credentials are never served to anonymous callers unless that is asked for."""
+) -> Checked:
+    """Every startup rule that needs no network: the providers' settings and the clients
+    file load, and live credentials are never served to anonymous callers unless that is
+    asked for."""
     if not spool_writable():
         raise StartupError(
             "the temporary directory (TMPDIR, else /tmp) is not writable, so uploads could not "
@@ -96,7 +107,7 @@ def preflight(
             "through your accounts. Give clients keys, or set GATEWAY_ALLOW_ANONYMOUS=true to "
             "serve without them."
         )
-    return loaded
+    return Checked(loaded, clients)
 
 
 def clients_of(settings: Settings, specs: Mapping[str, ProviderSpec]) -> Clients:
@@ -137,7 +148,7 @@ _SECRET_PARAMS = frozenset({"password", "pass", "token", "secret"})
 async def build_runtime(
     settings: Settings,
     specs: Mapping[str, ProviderSpec],
-    provider_settings: Mapping[str, ProviderSettings],
+    checked: Checked,
     stack: AsyncExitStack,
 ) -> Runtime:
     redis = _redis(settings, stack)
@@ -147,7 +158,7 @@ async def build_runtime(
     for name, spec in specs.items():
         # The operator's GATEWAY_RATE_LIMITS, where given, in place of the vendor's limit.
         spec = dataclasses.replace(spec, rate_limit=settings.rate_limits.get(name, spec.rate_limit))
-        connected = _connect(spec, provider_settings[name], settings)
+        connected = _connect(spec, checked.provider_settings[name], settings)
         if connected is None:
             log.warning(
                 "provider has no credentials and no sandbox; not served", extra={"provider": name}
@@ -183,7 +194,7 @@ async def build_runtime(
     )
     return Runtime(
         service=service,
-        clients=clients_of(settings, specs),
+        clients=checked.clients,
         body_policy=BodyPolicy(
             limit=settings.max_upload_bytes + ENVELOPE_BYTES,
             envelope=ENVELOPE_BYTES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -257,3 +258,19 @@ def wait_for_port(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"redis-server did not listen on {port}")
+
+
+@contextlib.contextmanager
+def two_gateways(prefix: str, env: dict[str, str], logs: Path) -> Iterator[tuple[Server, Server]]:
+    """Two gateway processes with the same settings (replicas), stopped afterwards."""
+    a = start(f"{prefix}-a", ["gateway"], env, logs)
+    try:
+        b = start(f"{prefix}-b", ["gateway"], env, logs)
+    except BaseException:
+        stop(a)
+        raise
+    try:
+        yield a, b
+    finally:
+        stop(a)
+        stop(b)

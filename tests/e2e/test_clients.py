@@ -16,7 +16,7 @@ import pytest
 
 from tests import samples
 from tests.conftest import NO_REDIS, redis_url
-from tests.e2e.conftest import API_KEY, ROOT, Server, Stack, live_env, start, stop
+from tests.e2e.conftest import API_KEY, ROOT, Server, Stack, live_env, two_gateways
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -68,15 +68,8 @@ def gateways(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     clients.write_text(CLIENTS)
     # GATEWAY_API_KEYS stays: its key is one more client, `key-` and its hash's first digits.
     env = {**live_env(stack, url), "GATEWAY_CLIENTS_FILE": str(clients)}
-    a = start("gateway-clients-a", ["gateway"], env, logs)
-    try:
-        b = start("gateway-clients-b", ["gateway"], env, logs)
-    except BaseException:
-        stop(a)
-        raise
-    yield Gateways(a, b)
-    stop(a)
-    stop(b)
+    with two_gateways("gateway-clients", env, logs) as (a, b):
+        yield Gateways(a, b)
 
 
 def gupshup_url(server: Server, key: str, **fields: str) -> httpx.Response:

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     start,
     start_kaizala_simulator,
     stop,
+    two_gateways,
     wait_for_port,
 )
 
@@ -44,15 +45,8 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     if url is None:
         pytest.skip(NO_REDIS)
     logs = tmp_path_factory.mktemp("replicas")
-    a = start("gateway-a", ["gateway"], live_env(stack, url), logs)
-    try:
-        b = start("gateway-b", ["gateway"], live_env(stack, url), logs)
-    except BaseException:
-        stop(a)
-        raise
-    yield Replicas(a, b)
-    stop(a)
-    stop(b)
+    with two_gateways("gateway", live_env(stack, url), logs) as (a, b):
+        yield Replicas(a, b)
 
 
 def send(server: Server, key: str, group: str, image: bytes | None = None) -> httpx.Response:
