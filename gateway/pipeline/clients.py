@@ -7,7 +7,6 @@ gateway never holds a key, only hashes; the client's name is what logs and metri
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
 from collections.abc import Mapping
@@ -23,6 +22,12 @@ ANONYMOUS = "anonymous"
 def key_hash(key: str) -> str:
     """The hex SHA-256 of a key, as the clients file lists it (`python -m gateway hash-key`)."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _glob(glob: str) -> str:
+    """A listed value as a regex: `*` is any run of characters, everything else itself (a
+    `?` or `[…]` in an id means no more than its characters, unlike fnmatch)."""
+    return "(?:" + ".*".join(re.escape(part) for part in glob.split("*")) + ")"
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Client:
     def __post_init__(self) -> None:
         compiled = {
             provider: {
-                name: re.compile("|".join(fnmatch.translate(glob) for glob in globs))
+                name: re.compile("|".join(_glob(glob) for glob in globs))
                 for name, globs in fields.items()
             }
             for provider, fields in self.targets.items()

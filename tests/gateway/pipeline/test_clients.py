@@ -64,3 +64,11 @@ def test_inside_the_scope_passes(target: GupshupTarget) -> None:
 
 def test_a_client_without_restrictions_may_send_anywhere() -> None:
     Client("ops").check("kaizala", KaizalaTarget(group_id="anything@1"))
+
+
+def test_only_the_star_is_special_in_a_listed_value() -> None:
+    odd = Client("odd", targets={"gupshup": {"app_id": ("app-[eu]?*",)}})
+    odd.check("gupshup", GupshupTarget(app_id="app-[eu]?-1"))
+    for other in ("app-e?-1", "app-[eu]x-1", "xapp-[eu]?"):
+        with pytest.raises(ForbiddenError):
+            odd.check("gupshup", GupshupTarget(app_id=other))
