@@ -4,6 +4,7 @@
     ├── InvalidRequestError      422 validation_error
     ├── UnauthorizedError        401 unauthorized
     ├── ForbiddenError           403 forbidden: outside the client's scope
+    ├── NotFoundError            404 not_found: no such message for this client
     ├── QuotaExceededError       429 quota_exceeded: the client's own quota
     ├── RequestTimeoutError      408 request_timeout
     ├── UnsupportedMediaError    415 unsupported_media_type
@@ -97,6 +98,12 @@ class ForbiddenError(GatewayError):
 
     def __init__(self, detail: str, *, field_name: str) -> None:
         super().__init__(detail, errors=[field_error(field_name, detail)])
+
+
+class NotFoundError(GatewayError):
+    """No such thing for this client (a message id unknown, or another client's)."""
+
+    code, status, title = "not_found", 404, "Not found"
 
 
 class QuotaExceededError(GatewayError):

@@ -79,6 +79,43 @@ BREAKER_OPEN = Gauge(
     ["provider"],
     multiprocess_mode="max",
 )
+EVENTS = Counter(
+    "gateway_events",
+    "Provider events taken from the inbox, by kind (sent, delivered, read, failed, enqueued, "
+    "check, other) and by what came of them (applied, duplicate, early: its message not yet "
+    "recorded, unknown: its message never was, ignored: a kind that is no status)",
+    ["provider", "kind", "result"],
+)
+EVENTS_RECEIVED = Counter(
+    "gateway_events_received",
+    "Provider event callbacks answered by the events route, by result (stored, unauthorized, "
+    "invalid, too_large, not_configured, store_unavailable)",
+    ["provider", "result"],
+)
+MESSAGE_TRANSITIONS = Counter(
+    "gateway_message_transitions",
+    "Changes of a message's status (accepted counts the messages created)",
+    ["provider", "status"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "gateway_webhook_deliveries",
+    "Webhook attempts by result: ok, retry (a failed attempt to be retried), gone (410: "
+    "stopped), expired (GATEWAY_WEBHOOK_RETRY_S passed), dropped (the client has no webhook "
+    "any more), refused (the client's backlog is full)",
+    ["result"],
+)
+QUEUE_DEPTH = Gauge(
+    "gateway_queue_depth",
+    "Items waiting (at the last scrape): events (callbacks not yet applied), webhooks",
+    ["queue"],
+    multiprocess_mode="max",
+)
+QUEUE_OLDEST_SECONDS = Gauge(
+    "gateway_queue_oldest_seconds",
+    "Age of the oldest item waiting (at the last scrape), by queue",
+    ["queue"],
+    multiprocess_mode="max",
+)
 
 
 @dataclass

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from providers.events import StatusEvent, Subscription
 from providers.http import ProviderContext
 from providers.media import Delivery, MediaRequest, MediaType
 
@@ -39,7 +40,8 @@ class Provider(Protocol):
 
     What else a provider can do is a small Protocol of its own, which an adapter implements
     or not (the gateway asks once, at startup): `ResolvesTargets`, `ChecksRequests`,
-    `DescribesItself`, `RemembersMedia`, `StreamsUploads`, `AnnouncesDelivery`."""
+    `DescribesItself`, `RemembersMedia`, `StreamsUploads`, `AnnouncesDelivery`,
+    `ReceivesEvents`."""
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -100,6 +102,32 @@ class AnnouncesDelivery(Protocol):
     announces_delivery: bool
 
 
+@runtime_checkable
+class ReceivesEvents(Protocol):
+    """A provider that reports its messages' fate later, by posting events to the gateway
+    (`POST /providers/{name}/events`), and that can subscribe the gateway to them."""
+
+    def events_authentic(self, headers: Mapping[str, str]) -> bool | None:
+        """Whether a callback's headers prove it comes from the provider; None when the
+        provider takes no callbacks here (nothing configured: the route answers 404)."""
+        ...
+
+    def read_events(self, body: Any) -> list[StatusEvent]:
+        """The events of one callback's JSON body (any JSON value; never raises): a kind
+        the gateway does not use is an `EventKind.OTHER` event, counted and ignored."""
+        ...
+
+    @property
+    def subscribes(self) -> bool:
+        """Whether `subscribe` is configured (live, with a public URL and a token)."""
+        ...
+
+    async def subscribe(self, target: BaseModel, url: str) -> Subscription:
+        """Make sure the part of the provider that `target` sends through (its resolved
+        target) posts its events to `url`; never replaces a subscription pointing elsewhere."""
+        ...
+
+
 _UNSAFE_IN_ID = re.compile(r"[/\\%\x00-\x1f\x7f-\x9f]")
 # The same rule for the OpenAPI document (`json_schema_extra`): JSON Schema's regex has no
 # lookahead, so `.` and `..` are said in the description and refused by `opaque_id`.
@@ -153,12 +181,29 @@ class ProviderSettings(BaseSettings):
                 raise ValueError(f"{name} looks like a placeholder, not a real credential")
 
 
+# Where a sandbox posts its events in the process: the body of one callback, as the
+# provider would post it to the events route.
+EventSink = Callable[[bytes], Awaitable[None]]
+
+
+class SandboxEvents(Protocol):
+    """A simulator's events, posted in the process to the gateway (no URL, no token)."""
+
+    def connect(self, sink: EventSink) -> None: ...
+
+    async def aclose(self) -> None:
+        """Stop posting: the events still scheduled are dropped."""
+        ...
+
+
 @dataclass(frozen=True)
 class Sandbox:
-    """A provider's simulator, and the provider settings that point the adapter at it."""
+    """A provider's simulator, and the provider settings that point the adapter at it;
+    `events`, for a provider whose simulator posts message events."""
 
     app: Any  # an ASGI application; providers/ never imports a web framework
     settings: ProviderSettings
+    events: SandboxEvents | None = None
 
 
 @dataclass(frozen=True)

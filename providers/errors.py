@@ -26,12 +26,13 @@ from enum import StrEnum
 
 
 class Stage(StrEnum):
-    """The step of a send that failed."""
+    """The step of a send that failed (or, outside a send, a provider's subscription)."""
 
     AUTH = "auth"
     UPLOAD = "upload"
     POST = "post"
     SEND = "send"
+    SUBSCRIBE = "subscribe"
 
 
 class TargetError(ValueError):

@@ -90,4 +90,5 @@ class Delivery:
     media_id: str
     message_id: str | None = None
     media_reused: bool = False  # the media id of an earlier upload of the same media
+    recipient: str | None = None  # who the message went to, with a message_id
     details: Mapping[str, str | None] = field(default_factory=dict)

@@ -24,6 +24,22 @@ Message triggers (reserved `to` numbers on `POST /partner/app/{appId}/v3/message
 | `10000000504` | answers after `slow_s` seconds |
 | any | 400 "Media ID not found or expired" (131053) for an id this app was not given |
 
+A message sent answers Gupshup's message id, and its events follow (version 3, carrying that
+id as `gs_id` and a WhatsApp `wamid`): `enqueued` at once, then `sent`, `delivered` and `read`
+within about a second, posted to the app's subscriptions (`POST /partner/app/{appId}/
+subscription`, with their `meta` as headers) and, in a sandboxed gateway, to the gateway in
+the process. Event triggers (reserved `to` numbers) make the message fail after `sent`:
+
+| to | failed with |
+|---|---|
+| `10000131047` | 131047, more than 24 hours since the customer last replied |
+| `10000131026` | 131026, message undeliverable |
+| `10000001002` | 1002, number does not exist on WhatsApp |
+| `10000001012` | 1012, user has opted out |
+| `10000131053` | 131053, media upload error (the link refused Meta's fetcher) |
+| `10000130429` | 130429, rate limit hit |
+| `10000131000` | 131000, something went wrong (any other code) |
+
 Control plane for tests (not part of Gupshup's API): `GET /_sandbox/log`, `GET /_sandbox/tokens`,
 `POST /_sandbox/revoke` (every issued app token stops working).
 """
@@ -33,6 +49,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +62,7 @@ from starlette.datastructures import UploadFile
 
 from providers.base import ProviderSettings, Sandbox
 from providers.gupshup import GupshupSettings
+from simulators.gupshup_events import Events
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
 # The app a sandboxed gateway sends to when the caller names none.
@@ -89,6 +109,7 @@ class GupshupSimConfig:
     partner_secret: str = "sandbox-partner-secret"
     static_app_tokens: dict[str, str] = field(default_factory=dict)
     slow_s: float = 120.0
+    event_step_s: float = 0.3  # between two events of one message
 
 
 @dataclass
@@ -116,6 +137,7 @@ class _Simulator:
     def __init__(self, cfg: GupshupSimConfig) -> None:
         self.cfg = cfg
         self.state = _State(app_tokens={token: app for app, token in cfg.static_app_tokens.items()})
+        self.events = Events(step_s=cfg.event_step_s, log=self.state.log)
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
@@ -191,13 +213,28 @@ class _Simulator:
         media = body[body["type"]]
         if self.state.media.get(str(media.get("id"))) != app_id:
             return _meta_error(400, "Media ID not found or expired", 131053)
+        # Gupshup's own message id (its events carry it as gs_id, beside WhatsApp's wamid).
+        gs_id = str(uuid.uuid4())
+        self.events.message_sent(app_id, to, gs_id)
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": to, "wa_id": to}],
-                "messages": [{"id": f"wamid.{secrets.token_hex(16)}"}],
+                "messages": [{"id": gs_id}],
             }
         )
+
+    async def subscription(self, request: Request, app_id: str) -> Response:
+        auth = request.headers.get("Authorization")
+        if self.state.app_tokens.get(auth or "") != app_id:
+            return _error(401, "Authentication Failed")
+        if request.method == "GET":
+            self.state.log.append({"call": "subscriptions", "app": app_id})
+            return JSONResponse(self.events.listed(app_id))
+        form = dict(await request.form())
+        self.state.log.append({"call": "subscribe", "app": app_id, "form": form})
+        status, answer = self.events.subscribe(app_id, form)
+        return JSONResponse(answer, status_code=status)
 
     async def _recipient_trigger(self, to: str) -> Response | None:
         """What a `1000000xxxx` recipient answers instead of a message, if anything."""
@@ -259,11 +296,23 @@ def _refused_message(body: dict[str, Any]) -> Response | None:
 def create_app(config: GupshupSimConfig | None = None) -> FastAPI:
     """The simulator as an ASGI app."""
     sim = _Simulator(config or GupshupSimConfig())
-    app = FastAPI(title="Gupshup sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await sim.events.aclose()
+
+    app = FastAPI(
+        title="Gupshup sandbox", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.events = sim.events
     app.add_api_route("/partner/account/login", sim.login, methods=["POST"])
     app.add_api_route("/partner/app/{app_id}/token", sim.app_token, methods=["GET"])
     app.add_api_route("/partner/app/{app_id}/media", sim.media, methods=["POST"])
     app.add_api_route("/partner/app/{app_id}/v3/message", sim.message, methods=["POST"])
+    app.add_api_route(
+        "/partner/app/{app_id}/subscription", sim.subscription, methods=["GET", "POST"]
+    )
     app.add_api_route("/_sandbox/log", sim.control_log, methods=["GET"])
     app.add_api_route("/_sandbox/tokens", sim.control_tokens, methods=["GET"])
     app.add_api_route("/_sandbox/revoke", sim.control_revoke, methods=["POST"])
@@ -277,6 +326,7 @@ def from_env() -> FastAPI:
         GupshupSimConfig(
             partner_secret=env.get("SANDBOX_PARTNER_SECRET", "sandbox-partner-secret"),
             slow_s=float(env.get("SANDBOX_SLOW_S", 120)),
+            event_step_s=float(env.get("SANDBOX_EVENT_STEP_S", 0.3)),
         )
     )
 
@@ -285,8 +335,9 @@ def sandbox(settings: ProviderSettings) -> Sandbox:
     """The simulator embedded in the gateway, and settings that point the adapter at it."""
     assert isinstance(settings, GupshupSettings)
     config = GupshupSimConfig()
+    app = create_app(config)
     return Sandbox(
-        app=create_app(config),
+        app=app,
         settings=settings.model_copy(
             update={
                 "base_url": "http://gupshup.sandbox",
@@ -296,4 +347,6 @@ def sandbox(settings: ProviderSettings) -> Sandbox:
                 "partner_secret": SecretStr(config.partner_secret),
             }
         ),
+        # Its events reach the gateway in the process: no public URL, no token.
+        events=app.state.events,
     )

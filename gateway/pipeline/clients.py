@@ -105,13 +105,23 @@ class Clients:
 
     def __init__(self, by_hash: Mapping[str, Client]) -> None:
         self._by_hash = dict(by_hash)
-        self.names = frozenset(c.name for c in self._by_hash.values())
+        self._by_name = {c.name: c for c in self._by_hash.values()}
+        self.names = frozenset(self._by_name)
         self._anonymous = Caller(EVERYONE, ANONYMOUS)
 
     @property
     def open(self) -> bool:
         """Whether no key is asked for (no clients are configured)."""
         return not self._by_hash
+
+    def webhook_secrets(self) -> list[str]:
+        """Every webhook secret (for the logs to mask)."""
+        hooks = [c.webhook for c in self._by_name.values() if c.webhook is not None]
+        return [secret for hook in hooks for secret in hook.secrets]
+
+    def named(self, name: str) -> Client | None:
+        """The client of this name (its webhook is looked up when an event is posted)."""
+        return self._by_name.get(name)
 
     def identify(self, offered: str | None) -> Caller:
         """The caller of a request with this X-API-Key, or a 401."""

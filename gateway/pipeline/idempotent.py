@@ -160,6 +160,7 @@ class Idempotency:
             sent = await self._service.send(
                 order,
                 client=caller.client,
+                scope=caller.scope,
                 reuse_media_id=claim.resume.get("media_id"),
                 before_delivery=attempt.before_delivery,
             )

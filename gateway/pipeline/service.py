@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from gateway.errors import (
     invalid,
 )
 from gateway.pipeline.checks import check_fields, files_request, refusal, url_request
-from gateway.pipeline.clients import EVERYONE, Client
+from gateway.pipeline.clients import ANONYMOUS, EVERYONE, Client
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import non_null
 from gateway.pipeline.intake import SendOrder, Upload
@@ -48,6 +48,11 @@ from providers.errors import (
 from providers.media import BeforeDelivery
 
 log = logging.getLogger("gateway.service")
+
+# What the gateway does with a send that delivered (it has a message id): record its message
+# (gateway.delivery.messages). Given the send, its client, the client's key scope, and the
+# resolved target; it must never fail the send, which was made.
+OnDelivered = Callable[["Sent", Client, str, BaseModel], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,10 @@ class MediaService:
         deadline_s: float | None = None,
         guards: Guards | None = None,
         breaker: BreakerPolicy | None = None,
+        on_delivered: OnDelivered | None = None,
     ) -> None:
         self.served = dict(served)
+        self._on_delivered = on_delivered
         self._fetcher = fetcher
         self._max_upload_bytes = max_upload_bytes
         self._deadline_s = deadline_s
@@ -121,29 +128,32 @@ class MediaService:
         order: SendOrder,
         *,
         client: Client = EVERYONE,
+        scope: str = ANONYMOUS,
         reuse_media_id: str | None = None,
         before_delivery: BeforeDelivery | None = None,
     ) -> Sent:
         """Check the order against its provider, fetch what must be fetched, and send.
         `client`: who sends, whose scope and quota apply and whose remembered media ids
-        are used; `reuse_media_id`: what an earlier attempt of this same send obtained;
-        `before_delivery`: awaited just before the call that delivers may leave.
+        are used; `scope`: its key's (whose the send's message is); `reuse_media_id`: what
+        an earlier attempt of this same send obtained; `before_delivery`: awaited just
+        before the call that delivers may leave.
 
         An order with a live file (still arriving) is checked on the parts before it and
         sent as it comes; what a failure of that comes to is `LiveUpload.settle`'s to say
         (the request sent whole, store-and-forward, or the error answered)."""
         live = order.live
+        who = (client, scope)
         if live is None:
-            return await self._send(order, client, reuse_media_id, before_delivery)
+            return await self._send(order, who, reuse_media_id, before_delivery)
         try:
-            sent = await self._send(order, client, reuse_media_id, before_delivery)
+            sent = await self._send(order, who, reuse_media_id, before_delivery)
         except (GatewayError, ProviderError) as exc:
             fallback = await live.settle(exc)  # or raises what to answer
         else:
             log.info("upload streamed as it arrived", extra={"bytes": live.size})
             return sent
         log.info(fallback.value)
-        return await self._send(await order.whole(), client, reuse_media_id, before_delivery)
+        return await self._send(await order.whole(), who, reuse_media_id, before_delivery)
 
     def streams_uploads(self, name: str | None) -> bool:
         """Whether a large file for the provider `name` may be sent while it arrives."""
@@ -158,10 +168,11 @@ class MediaService:
     async def _send(
         self,
         order: SendOrder,
-        client: Client,
+        who: tuple[Client, str],
         reuse_media_id: str | None,
         before_delivery: BeforeDelivery | None,
     ) -> Sent:
+        client, scope = who
         name = order.fields.provider
         served = self.served.get(name)
         if served is None:
@@ -185,7 +196,13 @@ class MediaService:
                 )
                 await self._take_quota(client)
                 delivery = await self._guarded(name, served, request, order.live)
-        return Sent(name, request.media_type, delivery, served.mode == "sandbox")
+        sent = Sent(name, request.media_type, delivery, served.mode == "sandbox")
+        if delivery.message_id is not None and self._on_delivered is not None:
+            try:
+                await self._on_delivered(sent, client, scope, target)
+            except Exception:
+                log.exception("a delivered send's message could not be recorded")
+        return sent
 
     @contextlib.asynccontextmanager
     async def _media(
@@ -258,6 +275,11 @@ class MediaService:
             # Its defaults, unvalidated, as the provider resolves them.
             target = self._resolved(name, spec.target.model_construct())
         return f"{name}:{spec.partition(target)}"
+
+    def default_target(self, name: str) -> BaseModel:
+        """The target of a send that names none of the target's fields, its defaults applied
+        (for Gupshup, the default app)."""
+        return self._resolved(name, self.served[name].spec.target.model_construct())
 
     def _resolved(self, name: str, target: BaseModel) -> BaseModel:
         """The target as the provider will serve it: its defaults applied."""

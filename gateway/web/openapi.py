@@ -199,7 +199,7 @@ def _plain_optional(prop: dict[str, Any]) -> dict[str, Any]:
 REQUEST_ID = "3f6c2a9e8b1d4e7fa05c9d2b6e4f8a10"
 
 
-def _example(
+def example(
     status: int,
     code: str,
     title: str,
@@ -224,28 +224,28 @@ def _example(
     )
 
 
-def _error(description: str, *examples: dict[str, Any]) -> dict[str, Any]:
+def documented(description: str, *examples: dict[str, Any]) -> dict[str, Any]:
     content = {"examples": {e["code"] + str(i or ""): {"value": e} for i, e in enumerate(examples)}}
     return {"model": Problem, "description": description, "content": {"application/json": content}}
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error(
+    400: documented(
         "The provider refused the request (`provider_rejected`).",
-        _example(
+        example(
             400, "provider_rejected", "Provider rejected the request",
             "gupshup refused the request", "gupshup", 400,
             "Only CAPI apps allowed to generate media ID", stage="upload",
         ),
     ),
-    401: _error(
+    401: documented(
         "Missing or unknown X-API-Key (`unauthorized`).",
-        _example(401, "unauthorized", "Unauthorized", "The X-API-Key header is required."),
+        example(401, "unauthorized", "Unauthorized", "The X-API-Key header is required."),
     ),
-    403: _error(
+    403: documented(
         "The client's key is valid but the send is outside its scope: a provider or a target "
         "value it may not use (`forbidden`, naming the field).",
-        _example(
+        example(
             403, "forbidden", "Forbidden",
             "app_id: this client may not send to this value of app_id.",
             errors=[
@@ -255,39 +255,39 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             ],
         ),
     ),
-    408: _error(
+    408: documented(
         "The request body stalled or arrived too slowly (`request_timeout`).",
-        _example(
+        example(
             408, "request_timeout", "Request timeout",
             "The request body stalled for more than 30 s.",
         ),
     ),
-    409: _error(
+    409: documented(
         "A request with the same Idempotency-Key is still being served "
         "(`idempotency_conflict`); see Retry-After.",
-        _example(
+        example(
             409, "idempotency_conflict", "Idempotency conflict",
             "A request with this Idempotency-Key is still being served; retry after it ends.",
         ),
     ),
-    413: _error(
+    413: documented(
         "Over the gateway's or the provider's size limit (`payload_too_large`).",
-        _example(
+        example(
             413, "payload_too_large", "Payload too large",
             "'clip.mp4' is 157286400 bytes; gupshup takes at most 104857600.",
         ),
     ),
-    415: _error(
+    415: documented(
         "Type not accepted, or bytes contradict the declared type (`unsupported_media_type`).",
-        _example(
+        example(
             415, "unsupported_media_type", "Unsupported media type",
             "'photo.png' is declared as image/png but its bytes are application/pdf.",
         ),
     ),
-    422: _error(
+    422: documented(
         "Malformed request (`validation_error`), or a URL the gateway will not or could "
         "not fetch (`url_not_allowed`, `url_fetch_failed`).",
-        _example(
+        example(
             422, "validation_error", "Invalid request",
             "group_id: group_id is required by kaizala",
             errors=[
@@ -295,51 +295,51 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                  "type": "value_error"}
             ],
         ),
-        _example(
+        example(
             422, "url_not_allowed", "URL not allowed",
             "The URL's host resolves to an internal address (private, loopback, link-local "
             "or otherwise not public); the gateway does not fetch from those.",
         ),
-        _example(422, "url_fetch_failed", "URL fetch failed", "The URL answered HTTP 404."),
-        _example(
+        example(422, "url_fetch_failed", "URL fetch failed", "The URL answered HTTP 404."),
+        example(
             422, "idempotency_conflict", "Idempotency key reused",
             "This Idempotency-Key was used for a different request (another provider, fields "
             "or files); use a new key for a new request.",
         ),
     ),
-    429: _error(
+    429: documented(
         "The provider throttled (`rate_limited`), or the client's own send quota is used up "
         "(`quota_exceeded`); see Retry-After.",
-        _example(
+        example(
             429, "rate_limited", "Rate limited", "kaizala answered 429 at post", "kaizala",
             429, "Too many requests", stage="post", retry_after=7,
         ),
-        _example(
+        example(
             429, "quota_exceeded", "Quota exceeded",
             "This client's quota of 120 sends a minute is used up; retry in 1 s.",
         ),
     ),
-    500: _error(
+    500: documented(
         "The gateway failed unexpectedly (`internal_error`); the request id finds it in the logs.",
-        _example(
+        example(
             500, "internal_error", "Internal error",
             "The gateway failed unexpectedly; the request id identifies it in the logs.",
         ),
     ),
-    502: _error(
+    502: documented(
         "The provider failed (`provider_error`), refused the gateway's credentials "
         "(`provider_auth_failed`), or an earlier attempt with this Idempotency-Key was cut "
         "off while its delivering call was in flight (`interrupted`, outcome unknown).",
-        _example(
+        example(
             502, "provider_error", "Provider error", "gupshup could not process the media",
             "gupshup", 500, "Unable to upload requested Media", stage="upload",
         ),
-        _example(
+        example(
             502, "provider_auth_failed", "Provider refused the gateway",
             "kaizala refused the gateway's access token", "kaizala", 401, None, stage="post",
             media_id="kz-media-0f1e2d3c",
         ),
-        _example(
+        example(
             502, "interrupted", "Send interrupted",
             "An earlier attempt with this Idempotency-Key was cut off while its delivering "
             "call was in flight; the provider may have acted, so the gateway does not send it "
@@ -347,27 +347,27 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
             outcome="unknown", media_id="kz-media-0f1e2d3c",
         ),
     ),
-    503: _error(
+    503: documented(
         "The provider cannot be reached (`provider_unavailable`), the gateway is at its "
         "concurrency limit (`overloaded`), or a request with an Idempotency-Key finds the "
         "shared state unreachable (`store_unavailable`).",
-        _example(
+        example(
             503, "provider_unavailable", "Provider unavailable",
             "kaizala could not be reached (ConnectError)", "kaizala",
             stage="upload",
         ),
-        _example(
+        example(
             503, "overloaded", "Overloaded",
             "The gateway is serving its limit of 256 sends; retry shortly.",
         ),
-        _example(
+        example(
             503, "store_unavailable", "Store unavailable",
             "The gateway's shared state (Redis) cannot be reached (ConnectionError).",
         ),
     ),
-    504: _error(
+    504: documented(
         "No answer from the provider in time (`provider_timeout`).",
-        _example(
+        example(
             504, "provider_timeout", "Provider timed out",
             "kaizala gave no complete answer within 60 s", "kaizala", retryable=False,
             stage="post", media_id="kz-media-0f1e2d3c", outcome="unknown",
@@ -377,10 +377,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: _error(
+    503: documented(
         "Not ready (`not_ready`): Redis is unreachable, uploads cannot be spooled (the "
         "temporary directory is not writable), or the gateway is shutting down.",
-        _example(
+        example(
             503, "not_ready", "Not ready", "Redis (GATEWAY_REDIS_URL) is unreachable.",
         ),
     )

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.errors import ShuttingDownError
@@ -22,10 +22,13 @@ from gateway.web.answers import JSON, as_response, success_body
 from gateway.web.auth import ApiKey, MaybeApiKey
 from gateway.web.middleware import ARRIVED
 from gateway.web.openapi import ERROR_RESPONSES, READYZ_RESPONSES
+from gateway.web.openapi_messages import EVENTS_EXTRA, EVENTS_RESPONSES, MESSAGE_RESPONSES
 from gateway.web.problems import problem_body, problem_response
 from gateway.web.runtime import Runtime
 from gateway.web.schemas import (
+    EventsStored,
     Health,
+    MessageResponse,
     ProviderMap,
     ProvidersMap,
     Readiness,
@@ -99,24 +102,61 @@ async def _send_order(request: Request, order: SendOrder, caller: Caller) -> Res
         )
     key = request.headers.get(HEADER)
     if key is None:
-        sent = await runtime.service.send(order, client=caller.client)
+        sent = await runtime.service.send(order, client=caller.client, scope=caller.scope)
         return Response(success_body(sent), media_type=JSON)
     answer = await runtime.idempotency.run(caller=caller, key=check_key(key), order=order)
     return as_response(answer)
 
 
-async def providers_map(service: Service, caller: MaybeApiKey) -> ProvidersMap:
+async def providers_map(runtime: CurrentRuntime, caller: MaybeApiKey) -> ProvidersMap:
     """What each provider accepts, generated from the same declarations every send is
     checked against: its mode (live or sandbox), media types with their MIME types and size
     limits, inputs, album sizes, captions, its own target fields, its circuit breaker and
     its outbound rate limit. With a client's X-API-Key, only the providers it may use."""
-    described = await service.capabilities()
+    described = await runtime.service.capabilities()
+    subscriptions = runtime.events.subscriptions
     shown = {
-        name: {**ProviderMap.UNDESCRIBED, **entry}
+        name: {**ProviderMap.UNDESCRIBED, **entry, **await subscriptions.describe(name)}
         for name, entry in described.items()
         if caller is None or caller.client.may_use(name)
     }
     return ProvidersMap.model_validate({"providers": shown})
+
+
+async def get_message(
+    runtime: CurrentRuntime,
+    caller: ApiKey,
+    message_id: Annotated[str, Path(max_length=256, description="As /send-media answered it.")],
+) -> Response:
+    """A message that a delivering send created (Gupshup with `to`), with its delivery
+    status as the provider's events moved it: accepted, sent, delivered, read, or failed
+    with why. Only the client that sent it sees it (404 for any other, as for an unknown id).
+    """
+    message = await runtime.events.messages.get(message_id, caller)
+    return Response(
+        MessageResponse.model_validate(message.public()).model_dump_json(), media_type=JSON
+    )
+
+
+async def provider_events(
+    request: Request,
+    runtime: CurrentRuntime,
+    provider: Annotated[str, Path(max_length=64, description="The provider posting (gupshup).")],
+    token: Annotated[
+        str | None,
+        Header(
+            alias="X-Events-Token",
+            description="Gupshup: one of GUPSHUP_EVENTS_TOKEN's tokens (the subscription's "
+            "`meta` makes Gupshup send it).",
+        ),
+    ] = None,
+) -> EventsStored:
+    """Where a provider posts its messages' events (Gupshup's subscription callbacks:
+    version 3, version 2, connectivity checks). Answered 200 once the body is stored; the
+    events are applied and the webhooks posted after that. No X-API-Key: the one route to
+    expose to the internet."""
+    await runtime.events.intake.take(provider, request.headers, request.stream())
+    return EventsStored()
 
 
 async def metrics(runtime: CurrentRuntime) -> Response:
@@ -127,6 +167,7 @@ async def metrics(runtime: CurrentRuntime) -> Response:
         state = await runtime.service.breaker_state(name)
         if state != "unknown":
             BREAKER_OPEN.labels(name).set(0 if state == "closed" else 1)
+    await runtime.events.worker.queues()
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 
@@ -199,6 +240,26 @@ def build_router(send_media_extra: dict[str, Any]) -> APIRouter:
         operation_id="providers",
         response_model=ProvidersMap,
         tags=["media"],
+    )
+    router.add_api_route(
+        "/messages/{message_id}",
+        get_message,
+        operation_id="getMessage",
+        summary="A message's delivery status",
+        response_model=MessageResponse,
+        responses=MESSAGE_RESPONSES,
+        tags=["messages"],
+    )
+    router.add_api_route(
+        "/providers/{provider}/events",
+        provider_events,
+        methods=["POST"],
+        operation_id="providerEvents",
+        summary="Provider event callbacks (Gupshup's subscription)",
+        response_model=EventsStored,
+        responses=EVENTS_RESPONSES,
+        tags=["messages"],
+        openapi_extra=EVENTS_EXTRA,
     )
     router.add_api_route(
         "/healthz", healthz, operation_id="health", response_model=Health, tags=["operations"]

@@ -7,18 +7,35 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from gateway.delivery.intake import EventIntake
+from gateway.delivery.messages import Messages
+from gateway.delivery.subscriptions import Subscriptions
+from gateway.delivery.worker import Worker
 from gateway.pipeline.clients import Clients
 from gateway.pipeline.idempotent import Idempotency
 from gateway.pipeline.service import MediaService
 from gateway.web.lifecycle import Drain
 from gateway.web.middleware import BodyPolicy
 from providers import Provider
+from providers.base import ReceivesEvents
+
+
+@dataclass(frozen=True)
+class Events:
+    """Messages, the providers' events about them, and the clients' webhooks."""
+
+    intake: EventIntake
+    messages: Messages
+    subscriptions: Subscriptions
+    worker: Worker
+    receivers: dict[str, ReceivesEvents]
 
 
 @dataclass
 class Runtime:
     """The services behind the routes: `request.app.state.runtime`."""
 
+    events: Events
     service: MediaService
     clients: Clients
     body_policy: BodyPolicy

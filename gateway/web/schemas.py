@@ -127,6 +127,13 @@ class RateLimit(BaseModel):
     )
 
 
+class EventsApp(BaseModel):
+    """One app's event subscription."""
+
+    status: Literal["subscribed", "failed", "pending"]
+    reason: str | None = None
+
+
 class ProviderMap(BaseModel):
     """One provider: how it is wired, what it accepts, and where a send goes."""
 
@@ -170,6 +177,18 @@ class ProviderMap(BaseModel):
     )
     breaker: Literal["closed", "open", "half_open", "unknown"]
     rate_limit: RateLimit | None
+    events: Literal["subscribed", "not_configured", "failed"] | None = Field(
+        default=None,
+        description="Whether the provider posts its messages' events to the gateway: null for "
+        "a provider without events; `subscribed` (in the sandbox: in the process), "
+        "`not_configured` (live without GATEWAY_PUBLIC_URL and GUPSHUP_EVENTS_TOKEN), or "
+        "`failed` (see `events_apps`).",
+    )
+    events_apps: dict[str, EventsApp] = Field(
+        default_factory=dict,
+        description="Per part of the provider (each Gupshup app) the gateway delivered "
+        "through: its subscription's status (`subscribed`, `failed`, `pending`) and why.",
+    )
 
 
 class ProvidersMap(BaseModel):
@@ -213,6 +232,8 @@ class ProvidersMap(BaseModel):
                                 "calls_per_send": 2,
                                 "per": "provider",
                             },
+                            "events": None,
+                            "events_apps": {},
                         }
                     }
                 }
@@ -221,3 +242,102 @@ class ProvidersMap(BaseModel):
     )
 
     providers: dict[str, ProviderMap]
+
+
+MessageStatus = Literal["accepted", "sent", "delivered", "read", "failed"]
+
+
+class MessageStatusEntry(BaseModel):
+    """One status of a message, at the provider's time."""
+
+    status: MessageStatus
+    at: str = Field(description="RFC 3339, UTC.", examples=["2026-12-01T10:00:04Z"])
+
+
+class MessageError(BaseModel):
+    """Why a message failed."""
+
+    code: Literal[
+        "outside_service_window",
+        "undeliverable",
+        "not_on_whatsapp",
+        "opted_out",
+        "media_failed",
+        "rate_limited",
+        "provider_error",
+    ]
+    provider_code: str | None = Field(description="The provider's own code, as a string.")
+    title: str | None
+    detail: str | None
+
+
+class MessageResponse(BaseModel):
+    """A message a delivering send created, with its delivery status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "3c9e5d2a-7f41-4b8e-9a06-1d2c3b4a5e6f",
+                    "provider": "gupshup",
+                    "status": "delivered",
+                    "to": "919876543210",
+                    "media_id": "1675728773224432",
+                    "media_type": "image",
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:00:04Z",
+                    "history": [
+                        {"status": "accepted", "at": "2026-12-01T10:00:00Z"},
+                        {"status": "sent", "at": "2026-12-01T10:00:01Z"},
+                        {"status": "delivered", "at": "2026-12-01T10:00:04Z"},
+                    ],
+                    "error": None,
+                    "sandbox": True,
+                },
+                {
+                    "message_id": "9f1b7c3e-2a4d-4e8f-b6a1-0c2d3e4f5a6b",
+                    "provider": "gupshup",
+                    "status": "failed",
+                    "to": "919876543210",
+                    "media_id": "1675728773224432",
+                    "media_type": "image",
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:00:02Z",
+                    "history": [
+                        {"status": "accepted", "at": "2026-12-01T10:00:00Z"},
+                        {"status": "sent", "at": "2026-12-01T10:00:01Z"},
+                        {"status": "failed", "at": "2026-12-01T10:00:02Z"},
+                    ],
+                    "error": {
+                        "code": "outside_service_window",
+                        "provider_code": "131047",
+                        "title": "Re-engagement message",
+                        "detail": "Message failed to send because more than 24 hours have "
+                        "passed since the customer last replied to this number.",
+                    },
+                    "sandbox": True,
+                },
+            ]
+        }
+    )
+
+    message_id: str = Field(description="As /send-media answered it.")
+    provider: str
+    status: MessageStatus = Field(
+        description="Moves forward only along accepted, sent, delivered, read; failed may "
+        "follow any; a delivered or read after failed wins."
+    )
+    to: str | None = Field(description="The recipient's number.")
+    media_id: str | None
+    media_type: MediaType
+    created_at: str = Field(description="RFC 3339, UTC.")
+    updated_at: str = Field(description="RFC 3339, UTC: the provider's time of the last change.")
+    history: list[MessageStatusEntry] = Field(description="Each status once, in the order applied.")
+    error: MessageError | None = Field(description="Why it failed; kept after a later delivered.")
+    sandbox: bool
+
+
+class EventsStored(BaseModel):
+    """The callback is stored; its events are applied next."""
+
+    status: Literal["stored"] = "stored"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.delivery.worker import stop as stop_worker
 from gateway.pipeline.fields import send_models
 from gateway.web import problems
 from gateway.web.lifecycle import defer_exit_signals
@@ -20,7 +22,7 @@ from gateway.web.middleware import (
 )
 from gateway.web.openapi import mark_problems, send_media_extra
 from gateway.web.routes import build_router
-from gateway.wiring.build import build_runtime, preflight, secrets_of
+from gateway.wiring.build import VERSION, build_runtime, preflight, secrets_of
 from gateway.wiring.logs import configure_logging
 from gateway.wiring.server import SERVING, Serving
 from gateway.wiring.settings import Settings, StartupError, get_settings
@@ -28,7 +30,6 @@ from providers import ProviderSettings, ProviderSpec, discover
 
 log = logging.getLogger("gateway")
 
-VERSION = "0.1.0"
 DESCRIPTION = """Send an image, an album, audio, a document or a video through a messaging
 provider with one call. Every failure is an `application/problem+json` document with a stable
 `code`. Providers without credentials run against the built-in sandbox simulators."""
@@ -56,8 +57,14 @@ def create_app(
             try:
                 checked = preflight(config, registry, provider_settings)
                 secrets = secrets_of(config, *checked.provider_settings.values())
+                secrets += checked.clients.webhook_secrets()
                 configure_logging(config.log_level, secrets)
                 app.state.runtime = await build_runtime(config, registry, checked, stack)
+                if config.worker:
+                    worker = asyncio.get_running_loop().create_task(
+                        app.state.runtime.events.worker.run()
+                    )
+                    stack.push_async_callback(stop_worker, worker)
                 # Before Redis closes: answers still being written get their last tries.
                 stack.push_async_callback(app.state.runtime.idempotency.drain)
             except StartupError as exc:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,6 +19,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway.delivery.intake import EventIntake
+from gateway.delivery.messages import Messages
+from gateway.delivery.subscriptions import Subscriptions
+from gateway.delivery.webhooks import RETRY_SCHEDULE, WebhookSender
+from gateway.delivery.worker import Worker
 from gateway.pipeline.clients import Clients
 from gateway.pipeline.fetch import Fetcher, fetch_policy
 from gateway.pipeline.idempotent import Idempotency
@@ -29,19 +35,24 @@ from gateway.state.idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
+from gateway.state.inbox import MemoryInbox, RedisInbox
+from gateway.state.messages import MemoryMessageStore, MessageStore, RedisMessageStore
+from gateway.state.outbox import MemoryOutbox, RedisOutbox
 from gateway.state.tokens import RedisMemo, redis_shares
 from gateway.telemetry import observe_call
 from gateway.web.answers import SendAnswers
 from gateway.web.middleware import BodyPolicy
-from gateway.web.runtime import Runtime
+from gateway.web.runtime import Events, Runtime
 from gateway.wiring.clients import load_clients
 from gateway.wiring.settings import Settings, StartupError, load
 from gateway.wiring.transport import AiohttpTransport, CookielessClient
 from providers import ProviderSettings, ProviderSpec
+from providers.base import ReceivesEvents, SandboxEvents
 from providers.http import CLIENT_HEADERS, Memo, MemoryMemo, ProviderContext, share_nothing
 
 log = logging.getLogger("gateway")
 
+VERSION = "0.1.0"
 # Room for the multipart envelope and form fields around the media itself.
 ENVELOPE_BYTES = 64 * 1024
 # The claim is taken after the body was read, and the deadline bounds all that follows.
@@ -155,6 +166,7 @@ async def build_runtime(
     shares = redis_shares(redis) if redis is not None else share_nothing
     memo: Memo = RedisMemo(redis) if redis is not None else MemoryMemo()
     served: dict[str, Served] = {}
+    sandbox_events: dict[str, SandboxEvents] = {}
     for name, spec in specs.items():
         # The operator's GATEWAY_RATE_LIMITS, where given, in place of the vendor's limit.
         spec = dataclasses.replace(spec, rate_limit=settings.rate_limits.get(name, spec.rate_limit))
@@ -164,8 +176,11 @@ async def build_runtime(
                 "provider has no credentials and no sandbox; not served", extra={"provider": name}
             )
             continue
-        client, configured, mode = connected
+        client, configured, mode, source = connected
         await stack.enter_async_context(client)
+        if source is not None:
+            sandbox_events[name] = source
+            stack.push_async_callback(source.aclose)
         context = ProviderContext(
             client, settings.upstream_timeout_s, shares, memo, observe=observe_call
         )
@@ -179,6 +194,9 @@ async def build_runtime(
     store: IdempotencyStore = (
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
     )
+    events = await _events(settings, served, checked.clients, redis, stack)
+    for name, source in sandbox_events.items():
+        source.connect(partial(events.intake.store, name))
     service = MediaService(
         served,
         fetcher,
@@ -191,8 +209,16 @@ async def build_runtime(
             # One trial at a time; a trial that never ends frees the next after this.
             trial_s=settings.request_deadline_s + LEASE_MARGIN_S,
         ),
+        on_delivered=events.messages.delivered,
     )
+    for name, adapter in events.receivers.items():
+        if adapter.subscribes and served[name].spec.partition is not None:
+            # The default app's subscription, from the start (the others' at their first send).
+            events.subscriptions.ensure(
+                name, service.partition_of(name).partition(":")[2], service.default_target(name)
+            )
     return Runtime(
+        events=events,
         service=service,
         clients=checked.clients,
         body_policy=BodyPolicy(
@@ -211,6 +237,59 @@ async def build_runtime(
             # Longer than any send can take, so a lease never ends under a running send.
             lease_s=settings.request_deadline_s + LEASE_MARGIN_S,
         ),
+    )
+
+
+async def _events(
+    settings: Settings,
+    served: Mapping[str, Served],
+    clients: Clients,
+    redis: Redis | None,
+    stack: AsyncExitStack,
+) -> Events:
+    """Messages, their provider events and the clients' webhooks (gateway.delivery)."""
+    receivers: dict[str, ReceivesEvents] = {}
+    for name, one in served.items():
+        if isinstance(one.adapter, ReceivesEvents):
+            receivers[name] = one.adapter
+    limit = settings.webhook_max_backlog
+    store: MessageStore
+    if redis is not None:
+        outbox: RedisOutbox | MemoryOutbox = RedisOutbox(redis, max_backlog=limit)
+        assert isinstance(outbox, RedisOutbox)
+        store = RedisMessageStore(redis, outbox, ttl_s=settings.message_ttl_s)
+        inbox: RedisInbox | MemoryInbox = RedisInbox(redis)
+    else:
+        outbox = MemoryOutbox(max_backlog=limit)
+        store = MemoryMessageStore(outbox, ttl_s=settings.message_ttl_s)
+        inbox = MemoryInbox()
+    subscriptions = Subscriptions(
+        receivers,
+        sandboxed=frozenset(name for name, one in served.items() if one.mode == "sandbox"),
+        public_url=settings.public_url,
+        redis=redis,
+    )
+    stack.push_async_callback(subscriptions.aclose)
+    # The operator's receivers: any address (no URL-fetch policy), but no redirect followed.
+    hooks = CookielessClient(
+        follow_redirects=False,
+        headers={"User-Agent": f"media-gateway-webhooks/{VERSION}"},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+    await stack.enter_async_context(hooks)
+    sender = WebhookSender(
+        clients,
+        hooks,
+        retry_s=settings.webhook_retry_s,
+        schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
+    )
+    partitions = {name: one.spec.partition for name, one in served.items()}
+    return Events(
+        intake=EventIntake(receivers, inbox),
+        messages=Messages(store, subscriptions, partitions),
+        subscriptions=subscriptions,
+        worker=Worker(inbox, store, outbox, sender, receivers),
+        receivers=receivers,
     )
 
 
@@ -237,9 +316,13 @@ _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 def _connect(
     spec: ProviderSpec, configured: ProviderSettings, settings: Settings
-) -> tuple[httpx.AsyncClient, ProviderSettings, Literal["live", "sandbox"]] | None:
-    """The client a provider's adapter calls with, the settings it is built from, and its
-    mode: live with its credentials, else its sandbox in the process; None: neither."""
+) -> (
+    tuple[httpx.AsyncClient, ProviderSettings, Literal["live", "sandbox"], SandboxEvents | None]
+    | None
+):
+    """The client a provider's adapter calls with, the settings it is built from, its
+    mode (live with its credentials, else its sandbox in the process), and the sandbox's
+    events; None: neither live nor sandboxed."""
     timeout = httpx.Timeout(settings.upstream_timeout_s)
     client: httpx.AsyncClient
     if configured.live:
@@ -249,11 +332,11 @@ def _connect(
             follow_redirects=False,
             headers=CLIENT_HEADERS,
         )
-        return client, configured, "live"
+        return client, configured, "live", None
     simulator = spec.load_simulator()
     if simulator is None:
         return None
     sandbox = simulator(configured)
     transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=CLIENT_HEADERS)
-    return client, sandbox.settings, "sandbox"
+    return client, sandbox.settings, "sandbox", sandbox.events

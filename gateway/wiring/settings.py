@@ -6,6 +6,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,6 +73,41 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     log_level: LogLevel = "INFO"
+    # Messages and their events (README, "Delivery status").
+    public_url: str | None = None  # the gateway's base URL as providers reach it
+    message_ttl_s: float = Field(default=2_592_000.0, gt=0)
+    webhook_retry_s: float = Field(default=259_200.0, gt=0)
+    # Seconds before each webhook retry, comma-separated; the last one repeats.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=list)
+    # Events waiting for one client's webhook at most; more are refused (counted, logged).
+    webhook_max_backlog: int = Field(default=10_000, ge=1)
+    # Whether this process runs the worker (events applied, webhooks posted) beside serving.
+    worker: bool = True
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
+            raise ValueError(
+                "must be the gateway's http or https base URL, such as https://gw.example.com"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                delays = [float(part) for part in value.split(",") if part.strip()]
+            except ValueError:
+                raise ValueError("must be seconds, comma-separated (5,30,120)") from None
+            if any(d <= 0 for d in delays):
+                raise ValueError("every delay must be positive")
+            return delays
+        return value
 
     @field_validator("require_live", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -12,9 +12,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+import providers.gupshup._events as events
 import providers.gupshup._whatsapp as whatsapp
 from providers.base import Capabilities
 from providers.errors import ProviderError, ProviderRejectedError, Stage, TargetError
+from providers.events import StatusEvent, Subscription
 from providers.gupshup._config import NAME, GupshupSettings, GupshupTarget
 from providers.http import (
     Answer,
@@ -94,7 +96,9 @@ class GupshupProvider:
             self._partner = TokenCell(
                 self._login, provider=NAME, clock=clock, share=self._share, name="partner"
             )
-        for secret in (settings.app_token, settings.partner_secret):
+        token = settings.events_token
+        self._events_tokens = events.tokens_of(token.get_secret_value() if token else None)
+        for secret in (settings.app_token, settings.partner_secret, token):
             self._redact.add(secret.get_secret_value() if secret else None)
         self._capabilities = Capabilities(
             formats=FORMATS, max_file_bytes=MAX_FILE_BYTES, url_passthrough=True
@@ -170,7 +174,9 @@ class GupshupProvider:
             # The send is what delivers: if Gupshup may have acted on it, a retry could
             # deliver the message twice.
             raise exc.after_upload(media_id, delivering=True) from exc
-        return Delivery(media_id=media_id, message_id=message_id, media_reused=reused)
+        return Delivery(
+            media_id=media_id, message_id=message_id, media_reused=reused, recipient=target.to
+        )
 
     async def _recall(self, key: str | None) -> str | None:
         return await self._memo.get(key) if key is not None else None
@@ -233,6 +239,54 @@ class GupshupProvider:
                 Stage.SEND, f"answered {answer.status} without a message id"
             )
         return message_id
+
+    def events_authentic(self, headers: Mapping[str, str]) -> bool | None:
+        """An event callback carries GUPSHUP_EVENTS_TOKEN in X-Events-Token (the
+        subscription's `meta` makes Gupshup send it: it signs nothing)."""
+        return events.authentic(self._events_tokens, headers)
+
+    def read_events(self, body: Any) -> list[StatusEvent]:
+        return events.read(body)
+
+    @property
+    def subscribes(self) -> bool:
+        return self._settings.live and bool(self._events_tokens)
+
+    async def subscribe(self, target: BaseModel, url: str) -> Subscription:
+        """The app's version-3 subscription tagged `media-gateway`: found, or created."""
+        assert isinstance(target, GupshupTarget)
+        app_id = target.app_id or self._settings.app_id
+        if app_id is None or not self._events_tokens:
+            return Subscription("failed", "no app, or no GUPSHUP_EVENTS_TOKEN")
+        path = f"{self._base}/partner/app/{quote(app_id, safe='')}/subscription"
+        token = await self._app_token(app_id)
+        try:
+
+            async def listed(token: Token) -> Answer:
+                build = partial(httpx.Request, "GET", path, headers=_auth(token.value))
+                return await self._upstream.call(Stage.SUBSCRIBE, build)
+
+            answer, token = await renewing(self._renewable(app_id), token, listed)
+            existing = events.tagged(self._upstream.body(answer, Stage.SUBSCRIBE))
+            if existing is not None:
+                if existing.get("url") == url:
+                    return Subscription("subscribed")
+                return Subscription(
+                    "failed",
+                    f"a subscription tagged {events.SUBSCRIPTION_TAG!r} points elsewhere; "
+                    "left as it is (delete it at Gupshup to let the gateway subscribe)",
+                )
+            form = events.subscription_form(url, self._events_tokens[0])
+
+            async def create(token: Token) -> Answer:
+                build = partial(httpx.Request, "POST", path, headers=_auth(token.value), data=form)
+                return await self._upstream.call(Stage.SUBSCRIBE, build)
+
+            answer, _ = await renewing(self._renewable(app_id), token, create)
+            self._upstream.body(answer, Stage.SUBSCRIBE)
+        except ProviderError as exc:
+            return Subscription("failed", exc.detail)
+        return Subscription("subscribed")
 
     def _renewable(self, app_id: str) -> TokenCell | None:
         """Where a refused app token is renewed (a static token is not)."""

@@ -24,6 +24,9 @@ class GupshupSettings(ProviderSettings):
     app_token: SecretStr | None = None
     partner_email: str | None = None
     partner_secret: SecretStr | None = None
+    # What Gupshup's event callbacks carry in X-Events-Token (two, comma-separated, during a
+    # rotation). Not a credential: it never makes Gupshup live.
+    events_token: SecretStr | None = None
 
     @property
     def chain_mode(self) -> bool:
@@ -67,6 +70,13 @@ class GupshupSettings(ProviderSettings):
         self.refuse_placeholders(
             GUPSHUP_APP_TOKEN=self.app_token, GUPSHUP_PARTNER_SECRET=self.partner_secret
         )
+        if self.events_token is not None:
+            tokens = [t.strip() for t in self.events_token.get_secret_value().split(",")]
+            if not 1 <= len(tokens) <= 2 or any(len(t) < 16 for t in tokens):
+                raise ValueError(
+                    "GUPSHUP_EVENTS_TOKEN must be one token, or two comma-separated during a "
+                    "rotation, each at least 16 characters"
+                )
         return self
 
 

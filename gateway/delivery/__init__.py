@@ -1,0 +1,1 @@
+"""Messages and their fate: the providers' events in, the clients' webhooks out."""

@@ -1,0 +1,173 @@
+"""The worker: applies the stored provider events to their messages, and posts the clients'
+webhooks. It runs inside each gateway process (GATEWAY_WORKER, default on) or alone
+(`python -m gateway worker`); with Redis any number of them share the work: each callback is
+read by one worker of the consumer group (another takes it over if that one dies before it
+acknowledged it), and each message's webhooks are leased to one worker at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Protocol
+
+from gateway.delivery.webhooks import WebhookSender
+from gateway.errors import StoreUnavailableError
+from gateway.state.inbox import Callback
+from gateway.state.messages import MessageStore
+from gateway.state.outbox import Settle, Taken
+from gateway.telemetry import EVENTS, MESSAGE_TRANSITIONS, QUEUE_DEPTH, QUEUE_OLDEST_SECONDS
+from providers.base import ReceivesEvents
+from providers.events import EventKind
+
+log = logging.getLogger("gateway.worker")
+
+BATCH = 100
+RECLAIM_EVERY_S = 10.0
+LEASE_S = 60.0  # longer than one webhook attempt (15 s) and its settling
+POLL_S = 0.2  # how often an idle worker looks for due webhooks
+_STATUSES = frozenset({EventKind.SENT, EventKind.DELIVERED, EventKind.READ, EventKind.FAILED})
+
+
+class Inbox(Protocol):
+    async def read(self, consumer: str, most: int, wait_s: float) -> list[Callback]: ...
+    async def reclaim(self, consumer: str, most: int) -> list[Callback]: ...
+    async def ack(self, callbacks: list[Callback]) -> None: ...
+    async def depth(self) -> tuple[int, float]: ...
+
+
+class Outbox(Protocol):
+    async def take(self, most: int, lease_s: float) -> list[Taken]: ...
+    async def settle(self, taken: Taken, how: Settle, delay_s: float = 0.0) -> None: ...
+    async def depth(self) -> tuple[int, float]: ...
+
+
+class Worker:
+    """Both loops of one worker; `run` until cancelled."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        store: MessageStore,
+        outbox: Outbox,
+        sender: WebhookSender,
+        receivers: Mapping[str, ReceivesEvents],
+        *,
+        concurrency: int = 32,
+    ) -> None:
+        self._inbox = inbox
+        self._store = store
+        self._outbox = outbox
+        self._sender = sender
+        self._receivers = dict(receivers)
+        self._concurrency = concurrency
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._posting: set[asyncio.Task[None]] = set()
+        self._complained = 0.0
+
+    async def run(self) -> None:
+        log.info("worker started", extra={"consumer": self.consumer})
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._events())
+                group.create_task(self._webhooks())
+        finally:
+            for task in list(self._posting):
+                task.cancel()
+
+    async def queues(self) -> None:
+        """Refresh the queue gauges (at a scrape of /metrics)."""
+        for name, queue in (("events", self._inbox), ("webhooks", self._outbox)):
+            try:
+                depth, oldest = await queue.depth()
+            except StoreUnavailableError:
+                continue
+            QUEUE_DEPTH.labels(name).set(depth)
+            QUEUE_OLDEST_SECONDS.labels(name).set(oldest)
+
+    async def _events(self) -> None:
+        reclaimed = 0.0
+        while True:
+            try:
+                if time.monotonic() - reclaimed > RECLAIM_EVERY_S:
+                    reclaimed = time.monotonic()
+                    await self.apply(await self._inbox.reclaim(self.consumer, BATCH))
+                await self.apply(await self._inbox.read(self.consumer, BATCH, 1.0))
+            except StoreUnavailableError:
+                self._complain("events")
+                await asyncio.sleep(1.0)
+
+    async def apply(self, batch: list[Callback]) -> None:
+        """Apply a batch of callbacks, then acknowledge it (a store that fails midway
+        leaves it unacknowledged: read again later, applying twice changes nothing)."""
+        for callback in batch:
+            try:
+                await self._apply(callback)
+            except StoreUnavailableError:
+                raise
+            except Exception:
+                # A body no provider's reader should fail on: logged, and not retried.
+                log.exception("event callback not applied", extra={"provider": callback.provider})
+                EVENTS.labels(callback.provider, "other", "error").inc()
+        await self._inbox.ack(batch)
+
+    async def _apply(self, callback: Callback) -> None:
+        receiver = self._receivers.get(callback.provider)
+        if receiver is None:
+            EVENTS.labels("unknown", "other", "ignored").inc()
+            return
+        for event in receiver.read_events(json.loads(callback.body)):
+            if event.kind not in _STATUSES:
+                EVENTS.labels(callback.provider, event.kind.value, "ignored").inc()
+                continue
+            result, message = await self._store.apply(event)
+            EVENTS.labels(callback.provider, event.kind.value, result).inc()
+            if result == "applied" and message is not None:
+                MESSAGE_TRANSITIONS.labels(callback.provider, message.status).inc()
+
+    async def _webhooks(self) -> None:
+        while True:
+            free = self._concurrency - len(self._posting)
+            try:
+                taken = await self._outbox.take(free, LEASE_S) if free > 0 else []
+            except StoreUnavailableError:
+                self._complain("webhooks")
+                await asyncio.sleep(1.0)
+                continue
+            for one in taken:
+                task = asyncio.get_running_loop().create_task(self._post(one))
+                self._posting.add(task)
+                task.add_done_callback(self._posting.discard)
+            if len(taken) < max(free, 1):
+                await asyncio.sleep(POLL_S)
+
+    async def _post(self, taken: Taken) -> None:
+        attempt = await self._sender.post(taken.event)
+        how: Settle = "done" if attempt.done else "retry"
+        for _ in range(3):
+            try:
+                await self._outbox.settle(taken, how, attempt.delay_s)
+                return
+            except StoreUnavailableError:
+                # Unsettled, the event is posted again once its lease ends: at least once.
+                await asyncio.sleep(1.0)
+
+    def _complain(self, loop: str) -> None:
+        """One line per 10 s while the shared state cannot be reached."""
+        now = time.monotonic()
+        if now - self._complained > 10:
+            self._complained = now
+            log.warning("worker waits: shared state unreachable", extra={"loop": loop})
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel a running worker and wait for it."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
