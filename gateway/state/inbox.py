@@ -65,20 +65,20 @@ class MemoryInbox:
         return len(self._items), 0.0
 
 
-STREAM = "mg:events"
 GROUP = "workers"
 
 
 class RedisInbox:
     """The inbox as a Redis stream with one consumer group shared by every replica."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "mg:") -> None:
         self._redis = redis
+        self._stream = f"{prefix}events"
         self._group_ready = False
 
     async def store(self, provider: str, body: bytes) -> None:
         try:
-            await self._redis.xadd(STREAM, {"p": provider, "b": body})
+            await self._redis.xadd(self._stream, {"p": provider, "b": body})
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None
 
@@ -86,7 +86,7 @@ class RedisInbox:
         if self._group_ready:
             return
         try:
-            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -96,7 +96,7 @@ class RedisInbox:
         try:
             await self._group()
             answer: Any = await self._redis.xreadgroup(
-                GROUP, consumer, {STREAM: ">"}, count=most, block=int(wait_s * 1000)
+                GROUP, consumer, {self._stream: ">"}, count=most, block=int(wait_s * 1000)
             )
         except ResponseError as exc:
             if "NOGROUP" in str(exc):  # the stream was deleted (FLUSHDB): make it again
@@ -111,8 +111,9 @@ class RedisInbox:
         """Entries read by a worker that has not acknowledged them for RECLAIM_IDLE_S."""
         try:
             await self._group()
+            idle_ms = int(RECLAIM_IDLE_S * 1000)
             answer: Any = await self._redis.xautoclaim(
-                STREAM, GROUP, consumer, int(RECLAIM_IDLE_S * 1000), start_id="0-0", count=most
+                self._stream, GROUP, consumer, idle_ms, start_id="0-0", count=most
             )
         except ResponseError:
             self._group_ready = False
@@ -127,8 +128,8 @@ class RedisInbox:
         ids = [c.id for c in callbacks]
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(STREAM, GROUP, *ids)
-                pipe.xdel(STREAM, *ids)
+                pipe.xack(self._stream, GROUP, *ids)
+                pipe.xdel(self._stream, *ids)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None
@@ -136,8 +137,8 @@ class RedisInbox:
     async def depth(self) -> tuple[int, float]:
         """Callbacks not yet applied, and the age in seconds of the oldest."""
         try:
-            length = await self._redis.xlen(STREAM)
-            first: Any = await self._redis.xrange(STREAM, count=1)
+            length = await self._redis.xlen(self._stream)
+            first: Any = await self._redis.xrange(self._stream, count=1)
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None
         if not first:

@@ -239,9 +239,6 @@ class MemoryMessageStore:
             self._outbox.push(message.webhook_event())
 
 
-_MESSAGE = "mg:msg:"
-_ALIAS = "mg:msg:alias:"
-_EARLY = "mg:msg:early:"
 _TRIES = 20  # optimistic transactions on one message: events of one message are few
 
 
@@ -255,14 +252,18 @@ class RedisMessageStore:
         *,
         ttl_s: float,
         clock: Callable[[], float] = time.time,
+        prefix: str = "mg:",
     ) -> None:
         self._redis = redis
         self._outbox = outbox
+        self._message = f"{prefix}msg:"
+        self._alias = f"{prefix}msg:alias:"
+        self._early = f"{prefix}msg:early:"
         self._ttl_ms = int(ttl_s * 1000)
         self._clock = clock
 
     async def create(self, message: Message) -> list[str]:
-        key, early = _MESSAGE + message.message_id, _EARLY + message.message_id
+        key, early = self._message + message.message_id, self._early + message.message_id
         try:
             for _ in range(_TRIES):
                 try:
@@ -289,7 +290,7 @@ class RedisMessageStore:
             pipe.set(key, message.dumps(), px=self._ttl_ms)
             pipe.delete(early)
             if message.alias:
-                pipe.set(_ALIAS + message.alias, message.message_id, px=self._ttl_ms)
+                pipe.set(self._alias + message.alias, message.message_id, px=self._ttl_ms)
             pushed = (
                 [await self._outbox.push_in(pipe, e) for e in events] if message.webhook else []
             )
@@ -298,7 +299,7 @@ class RedisMessageStore:
 
     async def get(self, message_id: str) -> Message | None:
         try:
-            text = await self._redis.get(_MESSAGE + message_id)
+            text = await self._redis.get(self._message + message_id)
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None
         return Message.loads(text) if text is not None else None
@@ -318,18 +319,19 @@ class RedisMessageStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             text, key = None, None
             if event.message_id:
-                key = _MESSAGE + event.message_id
+                key = self._message + event.message_id
                 await pipe.watch(key)
                 text = await pipe.get(key)
             if text is None and event.alias:
-                found = await pipe.get(_ALIAS + event.alias)
+                await pipe.watch(self._alias + event.alias)
+                found = await pipe.get(self._alias + event.alias)
                 if found is not None:
-                    key = _MESSAGE + (found.decode() if isinstance(found, bytes) else found)
+                    key = self._message + (found.decode() if isinstance(found, bytes) else found)
                     await pipe.watch(key)
                     text = await pipe.get(key)
             if text is None:
-                early = _EARLY + (event.message_id or event.alias or "")
-                if early == _EARLY:
+                early = self._early + (event.message_id or event.alias or "")
+                if early == self._early:
                     return "early", None
                 await pipe.watch(early)
                 pipe.multi()  # type: ignore[no-untyped-call]
@@ -348,7 +350,7 @@ class RedisMessageStore:
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(key, message.dumps(), keepttl=True)
             if learned and event.alias:
-                pipe.set(_ALIAS + event.alias, message.message_id, px=self._ttl_ms)
+                pipe.set(self._alias + event.alias, message.message_id, px=self._ttl_ms)
             pushed = []
             if changed and message.webhook:
                 pushed.append(await self._outbox.push_in(pipe, message.webhook_event()))

@@ -127,11 +127,6 @@ class MemoryOutbox:
         return sum(self._backlog.values()), max(0.0, oldest)
 
 
-_QUEUE = "mg:wh:q:"
-_DUE = "mg:wh:due"
-_LEASES = "mg:wh:lease"
-_BACKLOG = "mg:wh:backlog"
-_OLDEST = "mg:wh:oldest"
 
 # KEYS: queue, due, backlog, oldest. ARGV: message id, client, event, created ms, bound.
 _PUSH = """
@@ -143,16 +138,15 @@ redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[1])
 return 1
 """
-# KEYS: due, leases, oldest. ARGV: most, lease ms, token prefix. Returns id, head pairs.
+# KEYS: due, leases, oldest. ARGV: most, lease ms, token prefix, queue key prefix. Returns
+# lease, head pairs.
 _TAKE = (
     NOW_MS
     + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local out = {}
 for i, mid in ipairs(due) do
-  local head = redis.call('LINDEX', '"""
-    + _QUEUE
-    + """' .. mid, 0)
+  local head = redis.call('LINDEX', ARGV[4] .. mid, 0)
   if head then
     local token = ARGV[3] .. i
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), mid)
@@ -202,8 +196,11 @@ return 1
 class RedisOutbox:
     """The outbox in Redis, shared by every replica."""
 
-    def __init__(self, redis: Redis, *, max_backlog: int) -> None:
+    def __init__(self, redis: Redis, *, max_backlog: int, prefix: str = "mg:") -> None:
         self._redis = redis
+        self._queue = f"{prefix}wh:q:"
+        self._due, self._leases = f"{prefix}wh:due", f"{prefix}wh:lease"
+        self._backlog, self._oldest = f"{prefix}wh:backlog", f"{prefix}wh:oldest"
         self._max_backlog = max_backlog
         self._push = redis.register_script(_PUSH)
         self._take = redis.register_script(_TAKE)
@@ -214,7 +211,7 @@ class RedisOutbox:
         backlog bound refused it: `refused`)."""
         index = len(pipe.command_stack)
         await self._push(
-            keys=[_QUEUE + event.message_id, _DUE, _BACKLOG, _OLDEST],
+            keys=[self._queue + event.message_id, self._due, self._backlog, self._oldest],
             args=[
                 event.message_id,
                 event.client,
@@ -230,7 +227,8 @@ class RedisOutbox:
         prefix = uuid.uuid4().hex + ":"
         try:
             out: list[Any] = await self._take(
-                keys=[_DUE, _LEASES, _OLDEST], args=[most, int(lease_s * 1000), prefix]
+                keys=[self._due, self._leases, self._oldest],
+                args=[most, int(lease_s * 1000), prefix, self._queue],
             )
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None
@@ -243,7 +241,7 @@ class RedisOutbox:
         retried = replace(event, attempts=event.attempts + 1)
         try:
             await self._settle(
-                keys=[_QUEUE + mid, _DUE, _LEASES, _BACKLOG, _OLDEST],
+                keys=[self._queue + mid, self._due, self._leases, self._backlog, self._oldest],
                 args=[
                     mid, taken.lease, event.id, how, int(delay_s * 1000), retried.dumps(),
                     event.client,
@@ -254,8 +252,8 @@ class RedisOutbox:
 
     async def depth(self) -> tuple[int, float]:
         try:
-            counts: Any = await self._redis.hvals(_BACKLOG)
-            oldest: Any = await self._redis.zrange(_OLDEST, 0, 0, withscores=True)
+            counts: Any = await self._redis.hvals(self._backlog)
+            oldest: Any = await self._redis.zrange(self._oldest, 0, 0, withscores=True)
             seconds, micros = await self._redis.time()
         except (RedisError, OSError) as exc:
             raise _unreachable(exc) from None

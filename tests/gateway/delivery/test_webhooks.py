@@ -1,0 +1,118 @@
+"""One webhook attempt: signed as Standard Webhooks says (checked with its library), and
+what each answer comes to."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from gateway.delivery.webhooks import WebhookSender
+from gateway.pipeline.clients import Client, Clients
+from gateway.pipeline.clients import Webhook as Hook
+from gateway.state.outbox import WebhookEvent
+
+pytestmark = pytest.mark.anyio
+
+OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
+NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
+URL = "https://billing.internal/hooks/media"
+NOW = 1_800_000_000.0
+
+
+def sender(
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    secrets: tuple[str, ...] = (OLD,),
+    clock: Callable[[], float] = lambda: NOW,
+) -> WebhookSender:
+    clients = Clients({"h" * 64: Client("billing", webhook=Hook(URL, secrets))})
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=False)
+    return WebhookSender(
+        clients, http, retry_s=3600, schedule=(5, 60), clock=clock, jitter=lambda: 1.0
+    )
+
+
+def event(attempts: int = 0, client: str = "billing", created: float = NOW) -> WebhookEvent:
+    body = '{"type":"message.sent","timestamp":"2027-01-15T08:00:00Z","data":{"message_id":"m"}}'
+    return WebhookEvent("evt_1", client, "m", body, int(created * 1000), attempts)
+
+
+async def test_each_secret_signs_and_the_library_verifies_with_either() -> None:
+    seen: list[httpx.Request] = []
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    # The real clock: the library refuses a timestamp more than 5 minutes from its own.
+    attempt = await sender(ok, secrets=(OLD, NEW), clock=time.time).post(event())
+    assert (attempt.done, attempt.result) == (True, "ok")
+    request = seen[0]
+    assert request.headers["webhook-id"] == "evt_1"
+    assert request.headers["content-type"] == "application/json"
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (OLD, NEW):
+        payload = Webhook(secret).verify(request.content, dict(request.headers))
+        assert payload["data"]["message_id"] == "m"
+    stranger = "whsec_" + base64.b64encode(b"x" * 32).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(stranger).verify(request.content, dict(request.headers))
+
+
+async def test_every_attempt_is_signed_afresh_with_its_own_timestamp() -> None:
+    seen: list[httpx.Request] = []
+    now = [NOW]
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(500)
+
+    hooks = sender(failing, clock=lambda: now[0])
+    await hooks.post(event())
+    now[0] += 7
+    await hooks.post(event(attempts=1))
+    stamps = [r.headers["webhook-timestamp"] for r in seen]
+    assert stamps == [str(int(NOW)), str(int(NOW) + 7)]
+    assert seen[0].headers["webhook-signature"] != seen[1].headers["webhook-signature"]
+    assert seen[0].headers["webhook-id"] == seen[1].headers["webhook-id"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "attempts", "done", "result", "delay"),
+    [
+        (httpx.Response(200), 0, True, "ok", 0.0),
+        (httpx.Response(410), 0, True, "gone", 0.0),
+        (httpx.Response(500), 0, False, "retry", 5.0),
+        (httpx.Response(500), 1, False, "retry", 60.0),
+        (httpx.Response(500), 9, False, "retry", 60.0),  # the last delay repeats
+        (httpx.Response(302, headers={"Location": "https://elsewhere"}), 0, False, "retry", 5.0),
+        (httpx.Response(429, headers={"Retry-After": "120"}), 0, False, "retry", 120.0),
+        (httpx.Response(503, headers={"Retry-After": "1"}), 1, False, "retry", 60.0),
+        (httpx.Response(503, headers={"Retry-After": "Thu, 15 Jan 2027 08:00:00 GMT"}), 0,
+         False, "retry", 1_800_000_000 - NOW + 0.0),
+    ],
+)  # fmt: skip
+async def test_what_each_answer_comes_to(
+    answer: httpx.Response, attempts: int, done: bool, result: str, delay: float
+) -> None:
+    attempt = await sender(lambda _: answer).post(event(attempts))
+    assert (attempt.done, attempt.result) == (done, result)
+    assert attempt.delay_s == pytest.approx(max(delay, 0.0 if done else 5.0))
+
+
+async def test_no_answer_is_retried_and_past_the_window_the_event_expires() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    assert (await sender(down).post(event())).result == "retry"
+    assert (await sender(down).post(event(created=NOW - 3598))).result == "expired"
+
+
+async def test_an_event_for_a_client_without_a_webhook_is_dropped() -> None:
+    attempt = await sender(lambda _: httpx.Response(200)).post(event(client="gone"))
+    assert (attempt.done, attempt.result) == (True, "dropped")
