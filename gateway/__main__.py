@@ -4,6 +4,7 @@ line on, a header deadline and a concurrency cap (see gateway.wiring.server)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import importlib.util
 import json
@@ -13,6 +14,7 @@ import shutil
 import sys
 import tempfile
 
+import prometheus_client
 import uvicorn
 
 from gateway.pipeline.clients import key_hash
@@ -20,6 +22,7 @@ from gateway.wiring.build import preflight
 from gateway.wiring.logs import configure_logging
 from gateway.wiring.server import GuardedHttpToolsProtocol
 from gateway.wiring.settings import StartupError, get_settings
+from gateway.wiring.standalone import run_worker
 from providers import discover
 
 
@@ -50,8 +53,10 @@ def main() -> None:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["hash-key"],
-        help="hash-key: read a client key on stdin, print its SHA-256 for GATEWAY_CLIENTS_FILE",
+        choices=["hash-key", "worker"],
+        help="hash-key: read a client key on stdin, print its SHA-256 for GATEWAY_CLIENTS_FILE; "
+        "worker: run only the worker (provider events applied, webhooks posted), sharing "
+        "GATEWAY_REDIS_URL with the gateways (--port: serve its /metrics there)",
     )
     parser.add_argument("--host", help="default GATEWAY_HOST, else 127.0.0.1")
     parser.add_argument("--port", type=int, help="default GATEWAY_PORT, else 8000")
@@ -70,12 +75,23 @@ def main() -> None:
     try:
         settings = get_settings()
         configure_logging(settings.log_level)
-        preflight(settings, discover())
+        specs = discover()
+        checked = preflight(settings, specs)
+        if args.command == "worker" and settings.redis_url is None:
+            raise StartupError(
+                "the worker alone needs GATEWAY_REDIS_URL: without Redis the events and "
+                "webhooks live in each gateway process, whose own worker handles them"
+            )
     except StartupError as exc:
         # One line that names the variable and the fix, never a value, and no traceback.
         configure_logging("INFO")
         logging.getLogger("gateway").critical("gateway cannot start: %s", exc)
         sys.exit(2)
+    if args.command == "worker":
+        if args.port:
+            prometheus_client.start_http_server(args.port, addr=args.host or settings.host)
+        asyncio.run(run_worker(settings, specs, checked))
+        return
     workers = args.workers or settings.workers
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here; /metrics sums them (gateway.telemetry).

@@ -71,8 +71,11 @@ GROUP = "workers"
 class RedisInbox:
     """The inbox as a Redis stream with one consumer group shared by every replica."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "mg:") -> None:
+    def __init__(
+        self, redis: Redis, *, prefix: str = "mg:", reclaim_idle_s: float = RECLAIM_IDLE_S
+    ) -> None:
         self._redis = redis
+        self._idle_ms = int(reclaim_idle_s * 1000)
         self._stream = f"{prefix}events"
         self._group_ready = False
 
@@ -108,12 +111,11 @@ class RedisInbox:
         return [_callback(entry) for _, entries in answer or [] for entry in entries]
 
     async def reclaim(self, consumer: str, most: int) -> list[Callback]:
-        """Entries read by a worker that has not acknowledged them for RECLAIM_IDLE_S."""
+        """Entries read by a worker that has not acknowledged them for `reclaim_idle_s`."""
         try:
             await self._group()
-            idle_ms = int(RECLAIM_IDLE_S * 1000)
             answer: Any = await self._redis.xautoclaim(
-                self._stream, GROUP, consumer, idle_ms, start_id="0-0", count=most
+                self._stream, GROUP, consumer, self._idle_ms, start_id="0-0", count=most
             )
         except ResponseError:
             self._group_ready = False

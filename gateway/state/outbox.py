@@ -127,7 +127,6 @@ class MemoryOutbox:
         return sum(self._backlog.values()), max(0.0, oldest)
 
 
-
 # KEYS: queue, due, backlog, oldest. ARGV: message id, client, event, created ms, bound.
 _PUSH = """
 local n = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')

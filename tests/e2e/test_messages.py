@@ -340,3 +340,33 @@ def test_the_gateway_subscribes_its_app_at_the_simulator(stack: Stack, tmp_path:
         assert statuses(body) == ["accepted", "sent", "delivered", "read"]
     finally:
         stop(gateway)
+
+
+def test_a_worker_apart_does_the_work_of_gateways_that_run_none(setup: Setup) -> None:
+    receiver = Receiver()
+    receiver.start()
+    env = {
+        **setup.env,
+        "GATEWAY_CLIENTS_FILE": str(clients_file(setup.logs, receiver, "apart")),
+        "GATEWAY_REDIS_URL": other_database(setup.env["GATEWAY_REDIS_URL"], 12),
+    }
+    gateway = start(
+        f"gateway-no-worker-{RUN}", ["gateway"], {**env, "GATEWAY_WORKER": "false"}, setup.logs
+    )
+    try:
+        mid = send(gateway)
+        post(gateway, v3(mid, "sent", int(time.time())))
+        time.sleep(1.0)
+        assert message(gateway, mid).json()["status"] == "accepted"  # stored, not applied
+        worker = start(f"gateway-worker-{RUN}", ["gateway", "worker"], env, setup.logs)
+        try:
+            wait_status(gateway, mid, "sent")
+            receiver.wait(lambda: len(receiver.of(mid)) == 1)
+            assert verified(receiver.of(mid)[0], SECRET)["type"] == "message.sent"
+            metrics = httpx.get(f"{worker.url}/metrics").text
+            assert 'gateway_webhook_deliveries_total{result="ok"} 1.0' in metrics
+        finally:
+            stop(worker)
+    finally:
+        stop(gateway)
+        receiver.stop()
