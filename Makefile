@@ -13,7 +13,7 @@ HOST ?=
 PORT ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test check lint typecheck openapi bench soak lock image up down clean
+.PHONY: help install install-dev run test check lint typecheck openapi bench soak soak-events lock image up down clean
 
 help:
 	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
@@ -24,6 +24,7 @@ help:
 	@echo "make openapi    regenerate openapi/openapi.json"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
+	@echo "make soak-events  sends with events and webhooks (a receiver failing 1 in 3), 60 s"
 	@echo "make lock       refresh deploy/requirements.lock and deploy/build.lock (hashed)"
 	@echo "make image      build the container image with docker, podman or buildah"
 	@echo "make up / down  Redis and two gateway replicas behind one port (deploy/compose.yaml)"
@@ -78,6 +79,9 @@ bench: install-dev
 
 soak: install-dev
 	$(BIN)/python bench/soak.py
+
+soak-events: install-dev
+	$(BIN)/python bench/soak_events.py
 
 IMAGE ?= media-gateway:latest
 # Any Debian-based image with python3 and its venv module (CI passes a debootstrap stand-in).

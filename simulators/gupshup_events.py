@@ -37,6 +37,7 @@ FAILING_RECIPIENTS: dict[str, tuple[int, str, str]] = {
     "10000130429": (130429, "Rate limit hit", "Cloud API message throughput reached."),
     "10000131000": (131000, "Something went wrong", "Unknown error."),
 }
+ATTEMPTS = 5
 MODES = frozenset({"ENQUEUED", "SENT", "DELIVERED", "READ", "FAILED", "MESSAGE", "OTHERS"})
 
 
@@ -187,12 +188,16 @@ class Events:
                 await self._deliver(subscription, body)
 
     async def _deliver(self, subscription: Subscribed, body: bytes) -> None:
-        """Post to a subscribed URL with its meta as headers; a failed post is tried twice
-        more after a short interval, as Gupshup does."""
+        """Post to a subscribed URL with its meta as headers (10 s to answer, as Gupshup
+        waits); a failed post is tried again after a short interval, as Gupshup does, up
+        to `ATTEMPTS` times in all."""
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10)
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0, pool=None),
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            )
         headers = {**subscription.meta, "Content-Type": "application/json"}
-        for attempt in range(3):
+        for attempt in range(ATTEMPTS):
             try:
                 answer = await self._client.post(subscription.url, content=body, headers=headers)
                 status: int | str = answer.status_code
@@ -202,3 +207,4 @@ class Events:
             if isinstance(status, int) and 200 <= status < 300:
                 return
             await asyncio.sleep(0.5 * (attempt + 1))
+        self.log.append({"call": "event_dropped", "url": subscription.url})

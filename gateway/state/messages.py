@@ -218,6 +218,10 @@ class MemoryMessageStore:
         if message is None:
             key = event.message_id or event.alias
             if key:
+                if len(self._early) >= _EARLY_PRUNE_AT:
+                    self._early = {
+                        k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S
+                    }
                 kept = [e for e in self._early.get(key, []) if now - e[0] <= EARLY_S]
                 self._early[key] = [*kept, (now, event)]
             return "early", None
@@ -239,6 +243,7 @@ class MemoryMessageStore:
             self._outbox.push(message.webhook_event())
 
 
+_EARLY_PRUNE_AT = 10_000  # events of unknown messages kept in the process, before pruning
 _TRIES = 20  # optimistic transactions on one message: events of one message are few
 
 

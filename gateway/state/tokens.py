@@ -74,16 +74,14 @@ class RedisTokenShare:
         return Token(fields["value"], float(fields["refresh_at"]), fields.get("extra", {}))
 
     async def save(self, name: str, token: Token) -> None:
-        ttl_ms = int((token.refresh_at - time.time()) * 1000)
+        # A token that never expires (refresh_at infinite) is still refreshed once a day.
+        ttl_ms = int(min(token.refresh_at - time.time(), 86_400.0) * 1000)
         if ttl_ms <= 0:
             return
         data = json.dumps(
             {"value": token.value, "refresh_at": token.refresh_at, "extra": dict(token.extra)}
         )
-        # A token that never expires is still refreshed from its source once a day.
-        await self._redis.set(
-            self._prefix + "tok:" + name, self._seal(data), px=min(ttl_ms, 86_400_000)
-        )
+        await self._redis.set(self._prefix + "tok:" + name, self._seal(data), px=ttl_ms)
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:

@@ -212,11 +212,10 @@ async def build_runtime(
         on_delivered=events.messages.delivered,
     )
     for name, adapter in events.receivers.items():
-        if adapter.subscribes and served[name].spec.partition is not None:
+        part = service.partition_of(name).partition(":")[2]
+        if adapter.subscribes and part:
             # The default app's subscription, from the start (the others' at their first send).
-            events.subscriptions.ensure(
-                name, service.partition_of(name).partition(":")[2], service.default_target(name)
-            )
+            events.subscriptions.ensure(name, part, service.default_target(name))
     return Runtime(
         events=events,
         service=service,

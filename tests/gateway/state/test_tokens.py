@@ -41,6 +41,17 @@ async def redis() -> AsyncIterator[Redis]:
         yield client
 
 
+async def test_a_token_that_never_expires_is_shared_for_a_day(redis: Redis) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    share = RedisTokenShare(redis, "gupshup:app", "partner-secret-1", prefix=prefix)
+    forever = Token("sk_never_expires", float("inf"))  # Gupshup's expiresOn 0
+    await share.save("app:a", forever)
+    assert await share.load("app:a") == forever
+    (key,) = await redis.keys(f"{prefix}*")
+    assert 86_000_000 < await redis.pttl(key) <= 86_400_000
+    await redis.delete(key)
+
+
 async def test_tokens_are_sealed_and_names_show_no_account(redis: Redis) -> None:
     namespace, secret = f"kaizala:app-{uuid.uuid4().hex}", "application-secret-1"
     prefix = f"test:{uuid.uuid4().hex}:"  # only this test's keys
