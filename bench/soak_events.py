@@ -50,7 +50,7 @@ DRAIN_S = float(os.environ.get("SOAK_DRAIN_S", "120"))
 REDIS = os.environ.get("SOAK_EVENTS_REDIS_URL", "redis://127.0.0.1:6379/11")  # emptied first
 KEY = "soak-events-key-0123456789"
 PARTNER = "soak-partner-secret-1"
-TOKEN = "soak-events-token-0123456789"
+TOKEN = "soak-events-token-0123456789"  # noqa: S105 - the soak's own, on loopback
 SECRET = "whsec_" + base64.b64encode(b"soak-webhook-secret-0123456789ab").decode()
 # Most messages are delivered and read; some fail (131047) after sent.
 RECIPIENTS = [("919876543210", 9), ("10000131047", 1)]
@@ -100,7 +100,7 @@ async def serve(app: Starlette, port: int) -> tuple[uvicorn.Server, asyncio.Task
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn's flag, no event to wait on
         await asyncio.sleep(0.05)
     return server, task
 
