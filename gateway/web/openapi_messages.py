@@ -58,13 +58,13 @@ _V3_EVENT = {
             "id": "wamid.HBgMOTE5ODc2NTQzMjEwFQIAERgSQ0Y2",
             "recipient_id": "919876543210",
             "status": "delivered",
-            "timestamp": 1764583204,
+            "timestamp": 1796119204,
         }],
     }}]}],
 }  # fmt: skip
 _V2_EVENT = {
     "app": "my-app",
-    "timestamp": 1764583204000,
+    "timestamp": 1796119204000,
     "version": 2,
     "type": "message-event",
     "payload": {
