@@ -99,8 +99,8 @@ class Worker:
                     reclaimed = time.monotonic()
                     await self.apply(await self._inbox.reclaim(self.consumer, BATCH))
                 await self.apply(await self._inbox.read(self.consumer, BATCH, 1.0))
-            except StoreUnavailableError:
-                self._complain("events")
+            except StoreUnavailableError as exc:
+                self._complain("events", exc)
                 await asyncio.sleep(1.0)
 
     async def apply(self, batch: list[Callback]) -> None:
@@ -136,8 +136,8 @@ class Worker:
             free = self._concurrency - len(self._posting)
             try:
                 taken = await self._outbox.take(free, LEASE_S) if free > 0 else []
-            except StoreUnavailableError:
-                self._complain("webhooks")
+            except StoreUnavailableError as exc:
+                self._complain("webhooks", exc)
                 await asyncio.sleep(1.0)
                 continue
             for one in taken:
@@ -158,12 +158,15 @@ class Worker:
                 # Unsettled, the event is posted again once its lease ends: at least once.
                 await asyncio.sleep(1.0)
 
-    def _complain(self, loop: str) -> None:
+    def _complain(self, loop: str, exc: StoreUnavailableError) -> None:
         """One line per 10 s while the shared state cannot be reached."""
         now = time.monotonic()
         if now - self._complained > 10:
             self._complained = now
-            log.warning("worker waits: shared state unreachable", extra={"loop": loop})
+            log.warning(
+                "worker waits: shared state unreachable",
+                extra={"loop": loop, "error": exc.detail},
+            )
 
 
 async def stop(task: asyncio.Task[None]) -> None:

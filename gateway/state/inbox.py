@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.errors import StoreUnavailableError
+from gateway.state.lua import unreachable
 
 RECLAIM_IDLE_S = 30.0  # longer than a batch takes to apply
 
@@ -83,7 +83,7 @@ class RedisInbox:
         try:
             await self._redis.xadd(self._stream, {"p": provider, "b": body})
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
 
     async def _group(self) -> None:
         if self._group_ready:
@@ -105,9 +105,9 @@ class RedisInbox:
             if "NOGROUP" in str(exc):  # the stream was deleted (FLUSHDB): make it again
                 self._group_ready = False
                 return []
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         return [_callback(entry) for _, entries in answer or [] for entry in entries]
 
     async def reclaim(self, consumer: str, most: int) -> list[Callback]:
@@ -121,7 +121,7 @@ class RedisInbox:
             self._group_ready = False
             return []
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         return [_callback(entry) for entry in answer[1] if entry[1]]
 
     async def ack(self, callbacks: list[Callback]) -> None:
@@ -134,7 +134,7 @@ class RedisInbox:
                 pipe.xdel(self._stream, *ids)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
 
     async def depth(self) -> tuple[int, float]:
         """Callbacks not yet applied, and the age in seconds of the oldest."""
@@ -142,7 +142,7 @@ class RedisInbox:
             length = await self._redis.xlen(self._stream)
             first: Any = await self._redis.xrange(self._stream, count=1)
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         if not first:
             return length, 0.0
         stamp = int(first[0][0].decode().split("-")[0])
@@ -152,9 +152,3 @@ class RedisInbox:
 def _callback(entry: Any) -> Callback:
     entry_id, fields = entry
     return Callback(entry_id.decode(), fields[b"p"].decode(), fields[b"b"])
-
-
-def _unreachable(exc: BaseException) -> StoreUnavailableError:
-    return StoreUnavailableError(
-        f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-    )

@@ -18,11 +18,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 
+def unreachable(exc: BaseException) -> StoreUnavailableError:
+    """What a failed Redis call is to the rest of the gateway."""
+    return StoreUnavailableError(
+        f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
+    )
+
+
 async def run_script(script: AsyncScript, key: str, args: Sequence[Any]) -> Any:
     """Run a script on one key; an unreachable Redis is a StoreUnavailableError."""
     try:
         return await script(keys=[key], args=list(args))
     except (RedisError, OSError) as exc:
-        raise StoreUnavailableError(
-            f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-        ) from None
+        raise unreachable(exc) from None

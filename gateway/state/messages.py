@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from gateway.errors import StoreUnavailableError
+from gateway.state.lua import unreachable
 from gateway.state.outbox import MemoryOutbox, RedisOutbox, WebhookEvent, refused
 from providers.events import EventError, EventKind, StatusEvent
 
@@ -276,7 +277,7 @@ class RedisMessageStore:
                 except WatchError:
                     continue
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         raise StoreUnavailableError("The message could not be recorded (contention).")
 
     async def _create(self, message: Message, key: str, early: str) -> list[str]:
@@ -306,7 +307,7 @@ class RedisMessageStore:
         try:
             text = await self._redis.get(self._message + message_id)
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         return Message.loads(text) if text is not None else None
 
     async def apply(self, event: StatusEvent) -> tuple[Applied, Message | None]:
@@ -317,7 +318,7 @@ class RedisMessageStore:
                 except WatchError:
                     continue
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         raise StoreUnavailableError("The event could not be applied (contention).")
 
     async def _apply(self, event: StatusEvent) -> tuple[Applied, Message | None]:
@@ -367,9 +368,3 @@ def _count_refused(results: list[Any], pushed: list[int], client: str) -> None:
     for index in pushed:
         if results[index] == 0:
             refused(client)
-
-
-def _unreachable(exc: BaseException) -> StoreUnavailableError:
-    return StoreUnavailableError(
-        f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-    )

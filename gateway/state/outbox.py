@@ -26,8 +26,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from gateway.errors import StoreUnavailableError
-from gateway.state.lua import NOW_MS
+from gateway.state.lua import NOW_MS, unreachable
 from gateway.telemetry import WEBHOOK_DELIVERIES
 
 log = logging.getLogger("gateway.webhooks")
@@ -230,7 +229,7 @@ class RedisOutbox:
                 args=[most, int(lease_s * 1000), prefix, self._queue],
             )
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         pairs = zip(out[::2], out[1::2], strict=True)
         return [Taken(WebhookEvent.loads(head), token.decode()) for token, head in pairs]
 
@@ -247,7 +246,7 @@ class RedisOutbox:
                 ],
             )  # fmt: skip
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
 
     async def depth(self) -> tuple[int, float]:
         try:
@@ -255,13 +254,7 @@ class RedisOutbox:
             oldest: Any = await self._redis.zrange(self._oldest, 0, 0, withscores=True)
             seconds, micros = await self._redis.time()
         except (RedisError, OSError) as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
         now_ms = int(seconds) * 1000 + int(micros) // 1000
         age = (now_ms - oldest[0][1]) / 1000 if oldest else 0.0
         return sum(int(c) for c in counts), max(0.0, age)
-
-
-def _unreachable(exc: BaseException) -> StoreUnavailableError:
-    return StoreUnavailableError(
-        f"The gateway's shared state (Redis) cannot be reached ({type(exc).__name__})."
-    )

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from providers import MediaType
+from providers.events import ErrorCode
 
 
 class SendMediaResponse(BaseModel):
@@ -257,15 +258,7 @@ class MessageStatusEntry(BaseModel):
 class MessageError(BaseModel):
     """Why a message failed."""
 
-    code: Literal[
-        "outside_service_window",
-        "undeliverable",
-        "not_on_whatsapp",
-        "opted_out",
-        "media_failed",
-        "rate_limited",
-        "provider_error",
-    ]
+    code: ErrorCode
     provider_code: str | None = Field(description="The provider's own code, as a string.")
     title: str | None
     detail: str | None

@@ -247,21 +247,28 @@ async def _events(
     stack: AsyncExitStack,
 ) -> Events:
     """Messages, their provider events and the clients' webhooks (gateway.delivery)."""
+    ttl = settings.message_ttl_s
     receivers: dict[str, ReceivesEvents] = {}
     for name, one in served.items():
         if isinstance(one.adapter, ReceivesEvents):
             receivers[name] = one.adapter
     limit = settings.webhook_max_backlog
+    # The worker's own Redis client: its blocking reads and its retries while Redis is
+    # away never hold or break a connection of the sends' pool.
+    background = _redis(settings, stack)
     store: MessageStore
-    if redis is not None:
-        outbox: RedisOutbox | MemoryOutbox = RedisOutbox(redis, max_backlog=limit)
+    worked: MessageStore
+    if redis is not None and background is not None:
+        outbox: RedisOutbox | MemoryOutbox = RedisOutbox(background, max_backlog=limit)
+        store = RedisMessageStore(redis, RedisOutbox(redis, max_backlog=limit), ttl_s=ttl)
         assert isinstance(outbox, RedisOutbox)
-        store = RedisMessageStore(redis, outbox, ttl_s=settings.message_ttl_s)
+        worked = RedisMessageStore(background, outbox, ttl_s=ttl)
         inbox: RedisInbox | MemoryInbox = RedisInbox(redis)
+        worker_inbox: RedisInbox | MemoryInbox = RedisInbox(background)
     else:
         outbox = MemoryOutbox(max_backlog=limit)
-        store = MemoryMessageStore(outbox, ttl_s=settings.message_ttl_s)
-        inbox = MemoryInbox()
+        store = worked = MemoryMessageStore(outbox, ttl_s=ttl)
+        inbox = worker_inbox = MemoryInbox()
     subscriptions = Subscriptions(
         receivers,
         sandboxed=frozenset(name for name, one in served.items() if one.mode == "sandbox"),
@@ -287,7 +294,7 @@ async def _events(
         intake=EventIntake(receivers, inbox),
         messages=Messages(store, subscriptions, partitions),
         subscriptions=subscriptions,
-        worker=Worker(inbox, store, outbox, sender, receivers),
+        worker=Worker(worker_inbox, worked, outbox, sender, receivers),
         receivers=receivers,
     )
 

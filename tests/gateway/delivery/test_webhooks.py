@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
 URL = "https://billing.internal/hooks/media"
 NOW = 1_800_000_000.0
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def sender(
@@ -38,7 +41,7 @@ def sender(
 
 
 def event(attempts: int = 0, client: str = "billing", created: float = NOW) -> WebhookEvent:
-    body = '{"type":"message.sent","timestamp":"2027-01-15T08:00:00Z","data":{"message_id":"m"}}'
+    body = '{"type":"message.sent","timestamp":"2027-01-15T08:00:00Z","data":{"message_id":"m","status":"sent"}}'
     return WebhookEvent("evt_1", client, "m", body, int(created * 1000), attempts)
 
 
@@ -116,3 +119,30 @@ async def test_no_answer_is_retried_and_past_the_window_the_event_expires() -> N
 async def test_an_event_for_a_client_without_a_webhook_is_dropped() -> None:
     attempt = await sender(lambda _: httpx.Response(200)).post(event(client="gone"))
     assert (attempt.done, attempt.result) == (True, "dropped")
+
+
+async def test_the_readmes_receiver_snippet_takes_a_signed_post_and_refuses_a_forged_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    readme = README.read_text()
+    start = readme.index("```python\nfrom standardwebhooks")
+    snippet = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    namespace: dict[str, Any] = {}
+    exec(snippet.replace('Webhook("whsec_…")', f'Webhook("{OLD}")'), namespace)  # noqa: S102
+    seen: list[httpx.Request] = []
+
+    def keep(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    await sender(keep, clock=time.time).post(event())
+    signed = seen[0]
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as receiver:
+        ok = await receiver.post("/hooks/media", content=signed.content, headers=signed.headers)
+        again = await receiver.post("/hooks/media", content=signed.content, headers=signed.headers)
+        forged = await receiver.post(
+            "/hooks/media", content=signed.content.replace(b"sent", b"read"), headers=signed.headers
+        )
+    assert (ok.status_code, again.status_code, forged.status_code) == (204, 204, 400)
+    assert capsys.readouterr().out == "message.sent m sent\n"  # once: the repeat is dropped
