@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from gateway.errors import StoreUnavailableError
@@ -212,24 +213,23 @@ class MemoryMessageStore:
 
     async def apply(self, event: StatusEvent) -> tuple[Applied, Message | None]:
         now = self._clock()
-        message = await self.get(event.message_id) if event.message_id else None
-        if message is None and event.alias:
-            found = self._aliases.get(event.alias)
-            message = await self.get(found) if found else None
+        message = None
+        for known in _ids(event):  # the id the send answered, or another one seen before
+            message = await self.get(known) or await self.get(self._aliases.get(known, ""))
+            if message is not None:
+                break
         if message is None:
-            key = event.message_id or event.alias
-            if key:
-                if len(self._early) >= _EARLY_PRUNE_AT:
-                    self._early = {
-                        k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S
-                    }
+            if len(self._early) >= _EARLY_PRUNE_AT:
+                self._early = {k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S}
+            for key in _ids(event):
                 kept = [e for e in self._early.get(key, []) if now - e[0] <= EARLY_S]
                 self._early[key] = [*kept, (now, event)]
             return "early", None
         changed = message.apply(event, now)
-        if event.alias and message.alias is None:
-            message.alias = event.alias
-            self._aliases[event.alias] = message.message_id
+        other = _other_id(message, event)
+        if other is not None:
+            message.alias = other
+            self._aliases[other] = message.message_id
         if changed:
             self._notify(message)
         return ("applied" if changed else "duplicate"), message
@@ -321,47 +321,62 @@ class RedisMessageStore:
             raise unreachable(exc) from None
         raise StoreUnavailableError("The event could not be applied (contention).")
 
+    async def _early_event(self, pipe: Pipeline, event: StatusEvent) -> tuple[Applied, None]:
+        """Keep an event whose message is not recorded yet, under each of its ids."""
+        keys = [self._early + i for i in _ids(event)]
+        if keys:
+            await pipe.watch(*keys)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for early in keys:
+                pipe.rpush(early, _event_dumps(event))
+                pipe.expire(early, EARLY_S)
+            await pipe.execute()
+        return "early", None
+
     async def _apply(self, event: StatusEvent) -> tuple[Applied, Message | None]:
         async with self._redis.pipeline(transaction=True) as pipe:
             text, key = None, None
-            if event.message_id:
-                key = self._message + event.message_id
-                await pipe.watch(key)
+            for known in _ids(event):  # the id the send answered, or another one seen before
+                key = self._message + known
+                await pipe.watch(key, self._alias + known)
                 text = await pipe.get(key)
-            if text is None and event.alias:
-                await pipe.watch(self._alias + event.alias)
-                found = await pipe.get(self._alias + event.alias)
-                if found is not None:
+                if text is None and (found := await pipe.get(self._alias + known)) is not None:
                     key = self._message + (found.decode() if isinstance(found, bytes) else found)
                     await pipe.watch(key)
                     text = await pipe.get(key)
+                if text is not None:
+                    break
             if text is None:
-                early = self._early + (event.message_id or event.alias or "")
-                if early == self._early:
-                    return "early", None
-                await pipe.watch(early)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.rpush(early, _event_dumps(event))
-                pipe.expire(early, EARLY_S)
-                await pipe.execute()
-                return "early", None
+                return await self._early_event(pipe, event)
             assert key is not None
             message = Message.loads(text)
             changed = message.apply(event, self._clock())
-            learned = bool(event.alias) and message.alias is None
-            if not changed and not learned:
+            other = _other_id(message, event)
+            if not changed and other is None:
                 return "duplicate", message
-            if learned:
-                message.alias = event.alias
+            if other is not None:
+                message.alias = other
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(key, message.dumps(), keepttl=True)
-            if learned and event.alias:
-                pipe.set(self._alias + event.alias, message.message_id, px=self._ttl_ms)
+            if other is not None:
+                pipe.set(self._alias + other, message.message_id, px=self._ttl_ms)
             pushed = []
             if changed and message.webhook:
                 pushed.append(await self._outbox.push_in(pipe, message.webhook_event()))
             _count_refused(await pipe.execute(), pushed, message.client)
             return ("applied" if changed else "duplicate"), message
+
+
+def _ids(event: StatusEvent) -> list[str]:
+    return [i for i in dict.fromkeys((event.message_id, event.alias)) if i]
+
+
+def _other_id(message: Message, event: StatusEvent) -> str | None:
+    """The event's id of the message that the message does not know yet, if any (the
+    WhatsApp id, or Gupshup's when the send answered the WhatsApp one)."""
+    if message.alias is not None:
+        return None
+    return next((i for i in _ids(event) if i != message.message_id), None)
 
 
 def _count_refused(results: list[Any], pushed: list[int], client: str) -> None:

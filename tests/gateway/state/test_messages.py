@@ -203,3 +203,17 @@ async def test_a_full_backlog_refuses_and_counts(twin: Twin) -> None:
     last = await twin.store.get(records[-1].message_id)
     assert last is not None
     assert last.status == "sent"  # the message still moved; only its webhook was refused
+
+
+async def test_a_send_that_answered_the_whatsapp_id_is_joined_by_either_id(twin: Twin) -> None:
+    # providers.md: whether the v3 answer's id is Gupshup's or WhatsApp's is unverified.
+    record = message()
+    record.message_id = f"wamid.{uuid.uuid4().hex}"
+    await twin.store.create(record)
+    both = StatusEvent(SENT, "gs-of-" + record.message_id, record.message_id, 1001)
+    assert (await twin.store.apply(both))[0] == "applied"
+    gupshups_only = StatusEvent(DELIVERED, "gs-of-" + record.message_id, None, 1002)
+    outcome, kept = await twin.store.apply(gupshups_only)
+    assert outcome == "applied"
+    assert kept is not None
+    assert (kept.message_id, kept.status) == (record.message_id, "delivered")
