@@ -126,7 +126,7 @@ async def providers_map(runtime: CurrentRuntime, caller: MaybeApiKey) -> Provide
 async def get_message(
     runtime: CurrentRuntime,
     caller: ApiKey,
-    message_id: Annotated[str, Path(max_length=256, description="As /send-media answered it.")],
+    message_id: Annotated[str, Path(description="As /send-media answered it.")],
 ) -> Response:
     """A message that a delivering send created (Gupshup with `to`), with its delivery
     status as the provider's events moved it: accepted, sent, delivered, read, or failed
@@ -141,7 +141,7 @@ async def get_message(
 async def provider_events(
     request: Request,
     runtime: CurrentRuntime,
-    provider: Annotated[str, Path(max_length=64, description="The provider posting (gupshup).")],
+    provider: Annotated[str, Path(description="The provider posting (gupshup).")],
     token: Annotated[
         str | None,
         Header(

@@ -143,3 +143,4 @@ async def test_a_send_without_to_creates_no_message(client: httpx.AsyncClient) -
     )
     assert answer.json()["message_id"] is None
     assert_problem(await client.get(f"/messages/{answer.json()['media_id']}"), 404, "not_found")
+    assert_problem(await client.get("/messages/" + "x" * 5000), 404, "not_found")
