@@ -32,6 +32,7 @@ BATCH = 100
 RECLAIM_EVERY_S = 10.0
 LEASE_S = 60.0  # longer than one webhook attempt (15 s) and its settling
 POLL_S = 0.2  # how often an idle worker looks for due webhooks
+CONCURRENCY = 32  # webhooks posted at once by one worker
 _STATUSES = frozenset({EventKind.SENT, EventKind.DELIVERED, EventKind.READ, EventKind.FAILED})
 
 
@@ -59,7 +60,7 @@ class Worker:
         sender: WebhookSender,
         receivers: Mapping[str, ReceivesEvents],
         *,
-        concurrency: int = 32,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self._inbox = inbox
         self._store = store

@@ -23,6 +23,7 @@ from gateway.delivery.intake import EventIntake
 from gateway.delivery.messages import Messages
 from gateway.delivery.subscriptions import Subscriptions
 from gateway.delivery.webhooks import RETRY_SCHEDULE, WebhookSender
+from gateway.delivery.worker import CONCURRENCY as WORKER_CONCURRENCY
 from gateway.delivery.worker import Worker
 from gateway.pipeline.clients import Clients
 from gateway.pipeline.fetch import Fetcher, fetch_policy
@@ -162,7 +163,8 @@ async def build_runtime(
     checked: Checked,
     stack: AsyncExitStack,
 ) -> Runtime:
-    redis = _redis(settings, stack)
+    # Each send in flight holds one connection at a time; probes and the scrape a few more.
+    redis = _redis(settings, stack, settings.max_concurrency + 64)
     shares = redis_shares(redis) if redis is not None else share_nothing
     memo: Memo = RedisMemo(redis) if redis is not None else MemoryMemo()
     served: dict[str, Served] = {}
@@ -255,7 +257,7 @@ async def _events(
     limit = settings.webhook_max_backlog
     # The worker's own Redis client: its blocking reads and its retries while Redis is
     # away never hold or break a connection of the sends' pool.
-    background = _redis(settings, stack)
+    background = _redis(settings, stack, WORKER_CONCURRENCY + 16)
     store: MessageStore
     worked: MessageStore
     if redis is not None and background is not None:
@@ -299,11 +301,15 @@ async def _events(
     )
 
 
-def _redis(settings: Settings, stack: AsyncExitStack) -> Redis | None:
+def _redis(settings: Settings, stack: AsyncExitStack, connections: int) -> Redis | None:
+    """A Redis client whose pool holds `connections` at most: more than can be in use at
+    once (redis-py's default of 100 refused the 101st at once, a send's store call
+    failing under load with Redis well)."""
     if settings.redis_url is None:
         return None
     redis = Redis.from_url(
         settings.redis_url.get_secret_value(),
+        max_connections=connections,
         socket_timeout=2,
         socket_connect_timeout=2,
         # A pooled connection that a Redis restart closed is tried once more on a new one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from gateway.wiring.build import StartupError
 from gateway.wiring.logs import JsonFormatter
 from gateway.wiring.settings import Settings
 from tests import samples
-from tests.conftest import PREFIXES, redis_url
+from tests.conftest import NO_REDIS, PREFIXES, redis_url
 from tests.gateway.conftest import AppClient, serve
 
 pytestmark = pytest.mark.anyio
@@ -330,3 +331,17 @@ def test_accept_failures_are_logged_once_per_interval_without_tracebacks(
     assert "exception" not in accepts[0]
     assert accepts[0]["error"] == "OSError"
     assert any(line["message"] == "another asyncio error" for line in lines)
+
+
+@pytest.mark.redis
+async def test_the_shared_redis_client_serves_as_many_calls_at_once_as_sends_in_flight() -> None:
+    url = redis_url()
+    if url is None:
+        pytest.skip(NO_REDIS)
+    app = create_app(Settings(_env_file=None, redis_url=url, max_concurrency=150))
+    async with serve(app):
+        redis = app.state.runtime.redis
+        # Each call holds its connection 0.3 s: 150 at once (redis-py's default pool of 100
+        # refused the 101st with MaxConnectionsError).
+        waits = [redis.blpop([f"test:nothing:{n}"], timeout=0.3) for n in range(150)]
+        assert await asyncio.gather(*waits) == [None] * 150
