@@ -34,6 +34,9 @@ from gateway.state.outbox import MemoryOutbox, RedisOutbox, WebhookEvent, refuse
 from providers.events import EventError, EventKind, StatusEvent
 
 EARLY_S = 60
+# Events kept for one message not yet recorded: a message has a handful; the same id posted
+# over and over (a replayed or forged callback) must not grow without bound.
+EARLY_MOST = 16
 _RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 _STATUSES = frozenset({EventKind.SENT, EventKind.DELIVERED, EventKind.READ, EventKind.FAILED})
 Applied = Literal["applied", "duplicate", "early"]
@@ -223,7 +226,7 @@ class MemoryMessageStore:
                 self._early = {k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S}
             for key in _ids(event):
                 kept = [e for e in self._early.get(key, []) if now - e[0] <= EARLY_S]
-                self._early[key] = [*kept, (now, event)]
+                self._early[key] = [*kept, (now, event)][-EARLY_MOST:]
             return "early", None
         changed = message.apply(event, now)
         other = _other_id(message, event)
@@ -329,6 +332,7 @@ class RedisMessageStore:
             pipe.multi()  # type: ignore[no-untyped-call]
             for early in keys:
                 pipe.rpush(early, _event_dumps(event))
+                pipe.ltrim(early, -EARLY_MOST, -1)
                 pipe.expire(early, EARLY_S)
             await pipe.execute()
         return "early", None

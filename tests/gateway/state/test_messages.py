@@ -217,3 +217,14 @@ async def test_a_send_that_answered_the_whatsapp_id_is_joined_by_either_id(twin:
     assert outcome == "applied"
     assert kept is not None
     assert (kept.message_id, kept.status) == (record.message_id, "delivered")
+
+
+async def test_events_for_an_unknown_message_are_kept_bounded(twin: Twin) -> None:
+    record = message()
+    for n in range(200):  # the same callback posted over and over before the message exists
+        await twin.store.apply(event(record.message_id, SENT, 1000 + n))
+    assert await twin.store.create(record) == ["sent"]
+    kept = await twin.store.get(record.message_id)
+    assert kept is not None
+    # The newest kept events only: the first applied one is among the last 16 posted.
+    assert kept.history[-1]["at"] == 1000 + 200 - 16
