@@ -5,7 +5,8 @@ as the gateway (uvicorn, httptools, asyncio's loop), calling the upstream throug
 session (no httpx): it reads a Gupshup URL send's JSON body and makes the same media call,
 or reads a Kaizala multipart body and makes the same two calls (upload, then post), and
 answers the provider's ids. It checks nothing and cannot fail well: it only shows what the
-server, the client and the loop cost by themselves, so the gateway's figures can be read
+server, the client and the loop cost by themselves (and on `/events`, what taking a provider's
+event callback costs: its body read as JSON and answered), so the gateway's figures can be read
 against what any gateway written in Python here would pay.
 
     BENCH_UPSTREAM=http://127.0.0.1:9000 uvicorn bench.floor:app --http httptools --loop asyncio
@@ -77,7 +78,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return
     body = await _body(receive)
     content_type = dict(scope["headers"]).get(b"content-type", b"").decode()
-    if content_type.startswith("multipart/"):
+    if scope["path"] == "/events":
+        # A provider's event callback: read as JSON, answered, nothing kept.
+        answer: dict[str, Any] = {"status": "stored" if json.loads(body) else "empty"}
+    elif content_type.startswith("multipart/"):
         answer = await _kaizala(body, content_type)
     else:
         answer = await _gupshup(body)

@@ -223,7 +223,12 @@ class MemoryMessageStore:
                 break
         if message is None:
             if len(self._early) >= _EARLY_PRUNE_AT:
-                self._early = {k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S}
+                fresh = {k: v for k, v in self._early.items() if now - v[-1][0] <= EARLY_S}
+                if len(fresh) > _EARLY_PRUNE_AT // 2:
+                    # A flood of ids no send answered: the oldest half go, so pruning stays
+                    # rare (amortised: never once per event).
+                    fresh = dict(list(fresh.items())[len(fresh) // 2 :])
+                self._early = fresh
             for key in _ids(event):
                 kept = [e for e in self._early.get(key, []) if now - e[0] <= EARLY_S]
                 self._early[key] = [*kept, (now, event)][-EARLY_MOST:]

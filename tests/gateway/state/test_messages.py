@@ -228,3 +228,15 @@ async def test_events_for_an_unknown_message_are_kept_bounded(twin: Twin) -> Non
     assert kept is not None
     # The newest kept events only: the first applied one is among the last 16 posted.
     assert kept.history[-1]["at"] == 1000 + 200 - 16
+
+
+async def test_a_flood_of_unknown_ids_is_pruned_in_the_process_to_a_bound() -> None:
+    outbox = MemoryOutbox(max_backlog=10)
+    store = MemoryMessageStore(outbox, ttl_s=60, clock=FakeClock())
+    ids = [str(uuid.uuid4()) for _ in range(25_000)]
+    for one in ids:  # all within the 60 s an early event waits
+        await store.apply(event(one, SENT, 1001))
+    newest, oldest = message(), message()
+    newest.message_id, oldest.message_id = ids[-1], ids[0]
+    assert await store.create(newest) == ["sent"]  # kept
+    assert await store.create(oldest) == []  # pruned: the bound held
