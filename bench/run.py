@@ -37,6 +37,14 @@ BIG_MB = int(os.environ.get("BENCH_BIG_MB", "100"))
 API_KEY = "bench-client-key-0123456789abcdef"
 LUA = Path(__file__).with_name("post.lua")
 GUPSHUP_APP = "bench-app"
+EVENTS_TOKEN = "bench-events-token-0123456789"  # noqa: S105 - the bench's own
+# One Gupshup v3 callback: a `delivered` for a message ({n}: each post its own, see post.lua).
+EVENT = (
+    b'{"object":"whatsapp_business_account","gs_app_id":"bench-app","entry":[{"changes":'
+    b'[{"field":"messages","value":{"messaging_product":"whatsapp","statuses":[{"gs_id":'
+    b'"gs-{n}","id":"wamid.{n}","recipient_id":"919876543210","status":"delivered",'
+    b'"timestamp":1796119204}]}}]}]}'
+)
 GROUP = "bench@1"
 
 
@@ -213,6 +221,14 @@ def start_upstream(http: str, loop: str) -> tuple[Server, str]:
     return Server(f"upstream ({http}, {loop})", argv, clean_env(), f"{base}/v1/accessToken"), base
 
 
+def start_naive(upstream: str) -> tuple[Server, str]:
+    """bench/naive.py: the proxy a user would write instead, on the gateway's server flags."""
+    port = free_port()
+    argv = uvicorn("bench.naive:app", port, "httptools", "asyncio")
+    base = f"http://127.0.0.1:{port}"
+    return Server("naive proxy", argv, {**clean_env(), "BENCH_UPSTREAM": upstream}, base), base
+
+
 def start_floor(upstream: str) -> tuple[Server, str]:
     """bench/floor.py: a raw ASGI app calling the upstream with aiohttp, checking nothing."""
     port = free_port()
@@ -256,6 +272,7 @@ def start_gateway(upstream: str, workers: int, clients: Path | None = None) -> t
         "GUPSHUP_PARTNER_EMAIL": "bench@example.com",
         "GUPSHUP_PARTNER_SECRET": "bench-partner-secret",
         "GUPSHUP_APP_ID": GUPSHUP_APP,
+        "GUPSHUP_EVENTS_TOKEN": EVENTS_TOKEN,  # the events route on (no subscription: no URL)
     }
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "gateway", "--port", str(port), "--workers", str(workers)]
@@ -378,6 +395,23 @@ def main() -> None:
             return Load(1 / (1 / a.rps + 1 / b.rps), a.p50 + b.p50, a.p99 + b.p99, 0)
 
         d[("kaizala", 1)], d[("kaizala", 32)] = two_call(1), two_call(32)
+
+        # Gupshup's event callbacks taken (stored, then applied by the worker in the process).
+        events = json_target(
+            f"{gateway}/providers/gupshup/events", EVENT, {"X-Events-Token": EVENTS_TOKEN}
+        )
+        ev = {c: run(events, c) for c in (1, 32)}
+
+        # The naive proxy a user would write instead (goal 2 of the performance issue).
+        naive, naive_url = start_naive(upstream)
+        servers.append(naive)
+        nv = {
+            c: run(Target(f"{naive_url}/send-media", via["gupshup"].body,
+                          via["gupshup"].content_type, {}), c, 1)
+            for c in (1, 32)
+        }  # fmt: skip
+        naive.stop()
+        servers.remove(naive)
         fast = {
             c: run(
                 Target(
@@ -397,6 +431,10 @@ def main() -> None:
         f = {
             (name, c): run(Target(floor_url + "/", t.body, t.content_type, {}), c, per_send[name])
             for name, t in via.items()
+            for c in (1, 32)
+        }
+        fe = {
+            c: run(Target(floor_url + "/events", EVENT, events.content_type, {}), c)
             for c in (1, 32)
         }
         floor.stop()
@@ -493,6 +531,25 @@ def main() -> None:
         print(
             f"{label:44} {many.rps:18,.0f} {many.rps / d[(name, 32)].rps:7.2f}× {added:+15.2f} ms"
         )
+    print(f"\n{'Gupshup URL send':44} {'naive proxy':>18} {'gateway':>18} {'ratio':>8}")
+    for c in (32, 1):
+        a, b = nv[c], g[("gupshup", c)]
+        print(f"{f'{c} conn, req/s':44} {a.rps:18,.0f} {b.rps:18,.0f} {b.rps / a.rps:7.2f}×")
+    for c in (1, 32):
+        a, b = nv[c], g[("gupshup", c)]
+        print(
+            f"{f'{c} conn, p50 / p99 ms':44} {a.p50:8.2f} /{a.p99:8.2f} {b.p50:8.2f} /{b.p99:8.2f}"
+        )
+    naive_added = nv[1].p50 - d[("gupshup", 1)].p50
+    gateway_added = g[("gupshup", 1)].p50 - d[("gupshup", 1)].p50
+    print(f"{'1 conn, added p50 over direct, ms':44} {naive_added:+18.2f} {gateway_added:+18.2f}")
+    print(
+        f"\n{'Gupshup event callbacks taken':44} {'floor /events':>18} {'gateway':>18} {'ratio':>8}"
+    )
+    for c in (32, 1):
+        a, b = fe[c], ev[c]
+        print(f"{f'{c} conn, req/s':44} {a.rps:18,.0f} {b.rps:18,.0f} {b.rps / a.rps:7.2f}×")
+    print(f"{'1 conn, p50 ms':44} {fe[1].p50:18.2f} {ev[1].p50:18.2f}")
     head = "a client of 1,000 in GATEWAY_CLIENTS_FILE"
     print(f"\n{head:44} {'GATEWAY_API_KEYS':>18} {'clients file':>18}")
     for name, label in (("gupshup", "Gupshup URL send"), ("kaizala", "Kaizala PNG send")):
@@ -551,6 +608,20 @@ def main() -> None:
             )
         )
     goals.append(("startup to ready ≤ 1.5 s", f"{gw.startup_s:.2f} s", gw.startup_s <= 1.5))
+    goals.append(
+        (
+            "Gupshup URL, 1 conn: added p50 ≤ the naive proxy's",
+            f"{gateway_added:+.2f} vs {naive_added:+.2f} ms",
+            gateway_added <= naive_added,
+        )
+    )
+    goals.append(
+        (
+            "Gupshup URL, 32 conn: req/s ≥ the naive proxy's",
+            f"{g[('gupshup', 32)].rps / nv[32].rps:.2f}×",
+            g[("gupshup", 32)].rps >= nv[32].rps,
+        )
+    )
     print(f"\n{'goal':58} {'measured':>24}  verdict")
     for name, value, ok in goals:
         print(f"{name:58} {value:>24}  {verdict(ok)}")
