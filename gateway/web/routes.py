@@ -42,10 +42,6 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> MediaService:
-    return runtime.service
-
-
 @contextlib.asynccontextmanager
 async def open_order(request: Request) -> AsyncIterator[SendOrder]:
     """The send's order, read from the body; its spooled files are closed when the block
@@ -75,7 +71,6 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
         yield order
 
 
-Service = Annotated[MediaService, Depends(get_service)]
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
 
 
