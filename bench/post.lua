@@ -14,11 +14,20 @@ end
 -- a media id per URL (and per file hash), and the same URL sent again would be answered
 -- from that memory without an upstream call. The clock in front keeps a
 -- run from repeating the URLs of the warm-up run before it.
-if wrk.body:find("{n}", 1, true) then
+-- A header holding "{n}" (an Idempotency-Key) gets it too: each request a new key.
+local keyed = {}
+for name, value in pairs(wrk.headers) do
+  if value:find("{n}", 1, true) then keyed[name] = value end
+end
+if wrk.body:find("{n}", 1, true) or next(keyed) ~= nil then
   local template, n = wrk.body, 0
   local run = tostring(os.time())  -- a run lasts at least a second, its warm-up too
   request = function()
     n = n + 1
-    return wrk.format(nil, nil, nil, (template:gsub("{n}", run .. "-" .. n)))
+    local id = run .. "-" .. n
+    for name, value in pairs(keyed) do
+      wrk.headers[name] = (value:gsub("{n}", id))
+    end
+    return wrk.format(nil, nil, nil, (template:gsub("{n}", id)))
   end
 end
