@@ -262,7 +262,7 @@ def clients_file(path: Path, count: int) -> Path:
 
 def bench_redis() -> str | None:
     """The bench's Redis database, emptied (BENCH_REDIS_URL), or None when none listens."""
-    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
         client.flushdb()

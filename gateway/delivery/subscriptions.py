@@ -152,13 +152,11 @@ class Subscriptions:
             else:
                 parts[part] = {"status": found[1].state, "reason": found[1].reason}
         states = {p["status"] for p in parts.values()}
-        events: Events = (
-            "failed"
-            if "failed" in states
-            else "subscribed"
-            if "subscribed" in states
-            else "not_configured"
-        )
+        events: Events = "not_configured"  # nothing subscribed yet
+        if "failed" in states:
+            events = "failed"
+        elif "subscribed" in states:
+            events = "subscribed"
         return {"events": events, "events_apps": parts}
 
     async def aclose(self) -> None:
