@@ -7,7 +7,6 @@ acknowledged it), and each message's webhooks are leased to one worker at a time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -95,6 +94,7 @@ class Worker:
     async def _events(self) -> None:
         reclaimed = 0.0
         while True:
+            _stop_if_cancelled()
             try:
                 if time.monotonic() - reclaimed > RECLAIM_EVERY_S:
                     reclaimed = time.monotonic()
@@ -134,6 +134,7 @@ class Worker:
 
     async def _webhooks(self) -> None:
         while True:
+            _stop_if_cancelled()
             free = self._concurrency - len(self._posting)
             try:
                 taken = await self._outbox.take(free, LEASE_S) if free > 0 else []
@@ -170,8 +171,21 @@ class Worker:
             )
 
 
+def _stop_if_cancelled() -> None:
+    """Raise CancelledError when this task was asked to stop: a cancellation that arrived
+    while a Redis call timed out can come back as that call's error (asyncio.timeout on
+    Python 3.11 may turn one into the other), and a loop that goes on after it never ends."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def stop(task: asyncio.Task[None]) -> None:
-    """Cancel a running worker and wait for it."""
+    """Cancel a running worker and wait for it (a cancellation of the caller itself goes on)."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
