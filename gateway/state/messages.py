@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -40,6 +40,7 @@ EARLY_MOST = 16
 _RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 _STATUSES = frozenset({EventKind.SENT, EventKind.DELIVERED, EventKind.READ, EventKind.FAILED})
 Applied = Literal["applied", "duplicate", "early"]
+T = TypeVar("T")
 
 
 def rfc3339(seconds: float) -> str:
@@ -278,15 +279,7 @@ class RedisMessageStore:
 
     async def create(self, message: Message) -> list[str]:
         key, early = self._message + message.message_id, self._early + message.message_id
-        try:
-            for _ in range(_TRIES):
-                try:
-                    return await self._create(message, key, early)
-                except WatchError:
-                    continue
-        except (RedisError, OSError) as exc:
-            raise unreachable(exc) from None
-        raise StoreUnavailableError("The message could not be recorded (contention).")
+        return await _optimistic(lambda: self._create(message, key, early), "recorded")
 
     async def _create(self, message: Message, key: str, early: str) -> list[str]:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -319,15 +312,7 @@ class RedisMessageStore:
         return Message.loads(text) if text is not None else None
 
     async def apply(self, event: StatusEvent) -> tuple[Applied, Message | None]:
-        try:
-            for _ in range(_TRIES):
-                try:
-                    return await self._apply(event)
-                except WatchError:
-                    continue
-        except (RedisError, OSError) as exc:
-            raise unreachable(exc) from None
-        raise StoreUnavailableError("The event could not be applied (contention).")
+        return await _optimistic(lambda: self._apply(event), "applied")
 
     async def _early_event(self, pipe: Pipeline, event: StatusEvent) -> tuple[Applied, None]:
         """Keep an event whose message is not recorded yet, under each of its ids."""
@@ -374,6 +359,20 @@ class RedisMessageStore:
                 pushed.append(await self._outbox.push_in(pipe, message.webhook_event()))
             _count_refused(await pipe.execute(), pushed, message.client)
             return ("applied" if changed else "duplicate"), message
+
+
+async def _optimistic(step: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run one optimistic transaction (WATCH, then MULTI), again while another writer
+    changed what it watched; an unreachable Redis is a StoreUnavailableError."""
+    try:
+        for _ in range(_TRIES):
+            try:
+                return await step()
+            except WatchError:
+                continue
+    except (RedisError, OSError) as exc:
+        raise unreachable(exc) from None
+    raise StoreUnavailableError(f"The message could not be {what} (contention).")
 
 
 def _ids(event: StatusEvent) -> list[str]:

@@ -214,10 +214,11 @@ async def build_runtime(
         on_delivered=events.messages.delivered,
     )
     for name, adapter in events.receivers.items():
-        part = service.partition_of(name).partition(":")[2]
+        partition, target = served[name].spec.partition, service.default_target(name)
+        part = partition(target) if partition is not None else ""
         if adapter.subscribes and part:
             # The default app's subscription, from the start (the others' at their first send).
-            events.subscriptions.ensure(name, part, service.default_target(name))
+            events.subscriptions.ensure(name, part, target)
     return Runtime(
         events=events,
         service=service,
