@@ -33,7 +33,7 @@ class LiveBody(Protocol):
 
     size: int
 
-    def chunks(self) -> AsyncIterator[bytes]: ...
+    def chunks(self) -> AsyncIterator[bytes | memoryview]: ...
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ import logging
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from tempfile import SpooledTemporaryFile
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
+from gateway.pipeline.spool import Spool
 from providers.deadline import within
 from providers.http import usable_url
 
@@ -165,7 +165,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class Download:
     """A downloaded URL, spooled to memory then disk; the caller closes `file`."""
 
-    file: SpooledTemporaryFile[bytes]
+    file: Spool
     filename: str
     content_type: str | None
     size: int
@@ -189,7 +189,7 @@ class Fetcher:
     async def fetch(self, url: str, *, limit: int) -> Download:
         check_scheme(url)
         # Handed to the caller inside the Download, who closes it.
-        spool: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        spool = Spool(in_memory=SPOOL_BYTES)
         try:
             async with asyncio.timeout(within(self._timeout)):
                 return await self._follow(url, spool, limit)
@@ -225,7 +225,7 @@ class Fetcher:
             return UrlFetchFailedError(f"The download broke off ({type(exc).__name__}).")
         return None
 
-    async def _follow(self, url: str, spool: SpooledTemporaryFile[bytes], limit: int) -> Download:
+    async def _follow(self, url: str, spool: Spool, limit: int) -> Download:
         for _ in range(self._max_redirects + 1):
             headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"*/*")]
             extensions = {"timeout": {"connect": self._timeout, "read": self._timeout}}

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Protocol
 
 import python_multipart
@@ -24,6 +23,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import InvalidRequestError, SpoolUnavailableError
+from gateway.pipeline.spool import IN_MEMORY, Chunk, Spool
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -34,8 +34,8 @@ log = logging.getLogger("gateway.intake")
 MAX_FILES = 100
 MAX_FIELDS = 32
 MAX_FIELD_BYTES = 64 * 1024
-# A file part past this many bytes goes to disk.
-SPOOL_IN_MEMORY = 1 << 20
+# A file part past this many bytes goes to disk (`gateway.pipeline.spool`).
+SPOOL_IN_MEMORY = IN_MEMORY
 # File bytes are handed to the spool in runs of this size: once a part is on disk, every
 # write is a hop to a worker thread (so a slow disk never stalls the loop), and one hop per
 # MiB costs far less than one per socket read of 64 KiB.
@@ -77,9 +77,7 @@ class FilePart:
         self.filename = filename
         self.content_type = content_type
         # Closed by the reader that made it (`FormReader.close`).
-        self.file: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(  # noqa: SIM115
-            max_size=SPOOL_IN_MEMORY
-        )
+        self.file = Spool(in_memory=SPOOL_IN_MEMORY)
         self.size = 0  # bytes spooled so far
         self.sha256: Digest | None = None  # set when the bytes are hashed
         self.ended = False  # its closing boundary was read
@@ -88,14 +86,15 @@ class FilePart:
     def on_disk(self) -> bool:
         return self.size > SPOOL_IN_MEMORY
 
-    async def write(self, data: bytes | bytearray) -> None:
+    async def write(self, chunks: list[Chunk]) -> None:
         """Append to the spool; the write that moves it to disk, and every one after it,
         runs in a worker thread."""
-        if self.size + len(data) > SPOOL_IN_MEMORY:
-            await asyncio.to_thread(self.file.write, data)
+        size = sum(len(chunk) for chunk in chunks)
+        if self.size + size > SPOOL_IN_MEMORY:
+            await asyncio.to_thread(self.file.write_all, chunks)
         else:
-            self.file.write(data)
-        self.size += len(data)
+            self.file.write_all(chunks)
+        self.size += size
 
     async def rewind(self) -> None:
         if self.on_disk:
@@ -149,8 +148,11 @@ class FormReader:
         self._name = ""
         self._text: bytearray | None = None  # the field being read, or None in a file part
         self._part: FilePart | None = None
-        self._run = bytearray()
-        self._pending: list[tuple[FilePart, bytearray | None]] = []  # writes, None: rewind
+        # File bytes not yet handed to the spool: views of the chunks received (bytes, which
+        # never change), so they are copied once, into the spool.
+        self._run: list[Chunk] = []
+        self._run_size = 0
+        self._pending: list[tuple[FilePart, list[Chunk] | None]] = []  # writes; None: rewind
         with body_errors():
             self._parser = self._start(content_type)
 
@@ -287,11 +289,12 @@ class FormReader:
                 )
             self._text += data[start:end]
             return
-        chunk = memoryview(data)[start:end]
+        chunk = memoryview(data if isinstance(data, bytes) else bytes(data))[start:end]
         if part.sha256 is not None:
             part.sha256.update(chunk)
-        self._run += chunk
-        if len(self._run) >= SPOOL_RUN:
+        self._run.append(chunk)
+        self._run_size += len(chunk)
+        if self._run_size >= SPOOL_RUN:
             self._spool_run(part)
         if self._tap is not None:
             self._tap.file_data(part, chunk, self.fed + start)
@@ -312,4 +315,4 @@ class FormReader:
         # Written to the spool after the chunk being parsed (`pump`).
         if self._run:
             self._pending.append((part, self._run))
-            self._run = bytearray()
+            self._run, self._run_size = [], 0

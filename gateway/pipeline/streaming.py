@@ -95,7 +95,8 @@ class LiveUpload:
         self._failure: BaseException | None = None  # what broke a pass
         # A pump was waiting for the caller's next bytes when whoever waited was cut short.
         self._stalled = False
-        self._out = bytearray()  # read, not yet given to the first pass
+        self._out: list[memoryview] = []  # read, not yet given to the first pass
+        self._out_size = 0
         self._taken = 0
         self._overflow = False
         self._passes = 0
@@ -107,7 +108,7 @@ class LiveUpload:
     @property
     def head(self) -> bytes:
         """The first bytes, for sniffing (before the first pass)."""
-        return bytes(self._out[:SNIFF_BYTES])
+        return b"".join(self._out)[:SNIFF_BYTES]
 
     @property
     def ended(self) -> bool:
@@ -126,14 +127,15 @@ class LiveUpload:
             data = data[:room]
         self._taken += len(data)
         if self._buffering:
-            self._out += data
+            self._out.append(data)  # a view of a chunk received (bytes: never changed)
+            self._out_size += len(data)
 
     async def fill_head(self) -> None:
-        while len(self._out) < min(SNIFF_BYTES, self.size) and not self.ended:
+        while self._out_size < min(SNIFF_BYTES, self.size) and not self.ended:
             if not await self._pump():
                 break
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncIterator[bytes | memoryview]:
         """Its `size` bytes: the first time as they arrive, later times from the spool."""
         self._passes += 1
         try:
@@ -200,12 +202,13 @@ class LiveUpload:
             if pumping.done():
                 self._pumping = None
 
-    async def _first_pass(self) -> AsyncIterator[bytes]:
+    async def _first_pass(self) -> AsyncIterator[bytes | memoryview]:
         try:
             while True:
                 if self._out:
-                    chunk, self._out = bytes(self._out), bytearray()
-                    yield chunk
+                    out, self._out, self._out_size = self._out, [], 0
+                    for chunk in out:
+                        yield chunk
                 if self.ended or self._reader.done:
                     break
                 await self._pump()
@@ -217,7 +220,7 @@ class LiveUpload:
         # Whatever reads the rest now (a resend, or the order read whole) reads the spool:
         # bytes kept for the first pass would hold the rest of the file in memory.
         self._buffering = False
-        self._out = bytearray()
+        self._out, self._out_size = [], 0
 
     async def _complete(self) -> None:
         """Read the rest of the request; raises NotStreamableError if it is not the send

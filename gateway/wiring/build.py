@@ -29,6 +29,7 @@ from gateway.pipeline.clients import Clients
 from gateway.pipeline.fetch import Fetcher, fetch_policy
 from gateway.pipeline.idempotent import Idempotency
 from gateway.pipeline.service import MediaService, Served
+from gateway.pipeline.spool import FILES as SPOOL_FILES
 from gateway.pipeline.spool import spool_writable
 from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
@@ -193,6 +194,7 @@ async def build_runtime(
         max_redirects=settings.fetch_max_redirects,
     )
     stack.push_async_callback(fetcher.aclose)
+    stack.callback(SPOOL_FILES.clear)  # the spool files kept for reuse
     store: IdempotencyStore = (
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()
     )

@@ -54,7 +54,7 @@ class _LiveForm:
     def __init__(self, head: bytes, live: LiveBody, tail: bytes) -> None:
         self._head, self._live, self._tail = head, live, tail
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[bytes | memoryview]:
         yield self._head
         async for chunk in self._live.chunks():
             yield chunk

@@ -9,6 +9,7 @@ import tempfile
 import httpx
 import pytest
 
+from gateway.pipeline import spool
 from tests import samples
 
 pytestmark = pytest.mark.anyio
@@ -96,6 +97,7 @@ async def test_an_unwritable_temp_dir_is_not_ready_and_uploads_get_503(
 ) -> None:
     # Like a read-only root with no tmpfs: the temporary directory cannot be written.
     monkeypatch.setattr(tempfile, "tempdir", f"{tmp_path}/missing")
+    spool.FILES.clear()  # no file kept from an earlier upload either
     ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["code"] == "not_ready"

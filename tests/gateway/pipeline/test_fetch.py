@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
 from gateway.pipeline import fetch
 from gateway.pipeline.fetch import PRIVATE_NETWORKS, Fetcher, address_allowed, fetch_policy
+from gateway.pipeline.spool import Chunk
 from gateway.wiring.settings import Settings
 from tests import samples
 
@@ -226,10 +227,10 @@ def test_allow_private_is_a_list_of_networks_that_never_opens_metadata(
 async def test_a_full_spool_disk_is_not_ready_not_a_500(
     origin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class FullDisk(fetch.SpooledTemporaryFile):  # type: ignore[type-arg]
-        def write(self, data: bytes) -> int:
+    class FullDisk(fetch.Spool):
+        def write_all(self, chunks: Sequence[Chunk]) -> int:
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fetch, "SpooledTemporaryFile", FullDisk)
+    monkeypatch.setattr(fetch, "Spool", FullDisk)
     with pytest.raises(SpoolUnavailableError, match="cannot spool downloads"):
         await fetcher().fetch(f"{origin}/big", limit=100_000)

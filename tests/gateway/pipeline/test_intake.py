@@ -177,9 +177,9 @@ async def test_spooled_files_are_written_in_runs_not_per_socket_read(
     writes: list[int] = []
     write = FilePart.write
 
-    async def counted(self: FilePart, data: bytes) -> None:
-        writes.append(len(data))
-        await write(self, data)
+    async def counted(self: FilePart, chunks: list[bytes]) -> None:
+        writes.append(sum(len(chunk) for chunk in chunks))
+        await write(self, chunks)
 
     monkeypatch.setattr(FilePart, "write", counted)
     async with read_order(request, MODELS) as order:

@@ -184,7 +184,7 @@ async def test_a_first_pass_cut_short_leaves_no_hole_for_the_resend(
     waiting = asyncio.Event()
     write = FilePart.write
 
-    async def slow_disk(self: FilePart, data: bytes) -> None:
+    async def slow_disk(self: FilePart, data: list[bytes]) -> None:
         waiting.set()
         await disk.wait()
         await write(self, data)
