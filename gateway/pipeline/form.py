@@ -64,7 +64,7 @@ def body_errors() -> Iterator[None]:
 class Digest(Protocol):
     """A running hash (what `hashlib.sha256()` returns)."""
 
-    def update(self, data: bytes | memoryview, /) -> None: ...
+    def update(self, data: Chunk, /) -> None: ...
 
     def hexdigest(self) -> str: ...
 
@@ -87,14 +87,21 @@ class FilePart:
         return self.size > SPOOL_IN_MEMORY
 
     async def write(self, chunks: list[Chunk]) -> None:
-        """Append to the spool; the write that moves it to disk, and every one after it,
-        runs in a worker thread."""
+        """Append to the spool, hashing the bytes if they are hashed; the write that moves
+        it to disk, and every one after it, runs in a worker thread, so its hashing runs
+        beside the event loop (hashlib lets go of the GIL for all but tiny chunks)."""
         size = sum(len(chunk) for chunk in chunks)
         if self.size + size > SPOOL_IN_MEMORY:
-            await asyncio.to_thread(self.file.write_all, chunks)
+            await asyncio.to_thread(self._hash_and_write, chunks)
         else:
-            self.file.write_all(chunks)
+            self._hash_and_write(chunks)
         self.size += size
+
+    def _hash_and_write(self, chunks: list[Chunk]) -> None:
+        if self.sha256 is not None:
+            for chunk in chunks:
+                self.sha256.update(chunk)
+        self.file.write_all(chunks)
 
     async def rewind(self) -> None:
         if self.on_disk:
@@ -290,8 +297,6 @@ class FormReader:
             self._text += data[start:end]
             return
         chunk = memoryview(data if isinstance(data, bytes) else bytes(data))[start:end]
-        if part.sha256 is not None:
-            part.sha256.update(chunk)
         self._run.append(chunk)
         self._run_size += len(chunk)
         if self._run_size >= SPOOL_RUN:

@@ -10,6 +10,12 @@ of the contract's "Idempotency and retries":
 - successes and failures whose outcome at the provider is unknown are stored; any other
   failure releases the key, keeping a media id whose delivery certainly failed so the
   retry does not upload the bytes again;
+- a large upload is sent while it arrives (`gateway.pipeline.streaming`), so its hash is
+  known only once it ended: the key is claimed first, without a fingerprint, where no record
+  exists (an existing one is compared with the request read whole, then sent
+  store-and-forward), and the fingerprint is bound in the step that marks the record
+  delivering, which the delivering call awaits: a retry with another file is still refused,
+  and nothing is delivered twice;
 - at most once under faults: just before the delivering call may leave, the record says
   so. From then on nothing frees the key: a gateway killed, a Redis that stalls, an answer
   that cannot be stored or read leave the key `interrupted` (502, outcome unknown) once its
@@ -102,18 +108,38 @@ def _sha256(value: object) -> str:
 
 
 class _Attempt:
-    """One claimed attempt: whether its delivering call may have left."""
+    """One claimed attempt: whether its delivering call may have left; for an order whose
+    file was still arriving when the key was claimed (`unbound`), its fingerprint once the
+    request was read whole."""
 
-    def __init__(self, store: IdempotencyStore, record: str, token: str) -> None:
+    def __init__(
+        self, store: IdempotencyStore, record: str, token: str, *, unbound: SendOrder | None
+    ) -> None:
         self._store, self._record, self.token = store, record, token
+        self._unbound = unbound
         self.delivering = False
         self.media_id: str | None = None
 
+    async def fingerprint(self, *, read: bool) -> Fingerprint | None:
+        """The fingerprint to bind, if the claim was made without one: the request's as it
+        was sent (read whole first if `read`; None when it was not, or broke off)."""
+        order = self._unbound
+        if order is None:
+            return None
+        live = order.live
+        if live is not None and not (read or live.read_whole):
+            return None
+        try:
+            return fingerprint(await order.whole())
+        except Exception:  # the caller's body broke off: there is no request to bind
+            return None
+
     async def before_delivery(self, media_id: str | None) -> None:
         """Recorded before the call may leave; when it cannot be, the call does not leave."""
+        bound = await self.fingerprint(read=True)
         try:
             async with asyncio.timeout(STORE_WAIT_S * 2):
-                ours = await self._store.mark_delivering(self._record, self.token, media_id)
+                ours = await self._store.mark_delivering(self._record, self.token, media_id, bound)
         except TimeoutError:
             raise StoreUnavailableError(
                 "The gateway's shared state (Redis) did not answer in time; nothing was sent."
@@ -150,12 +176,23 @@ class Idempotency:
         `Idempotent-Replayed: true`); a 409 or 422 refusal is raised."""
         record = hashlib.sha256(f"{caller.scope}\0{key}".encode()).hexdigest()
         token = new_token()
+        streamed = order.live is not None  # its hash is known once it arrived
         claim = await self._store.begin(
-            record, fingerprint(order), token, lease_s=self._lease_s, ttl_s=self._ttl_s
+            record,
+            None if streamed else fingerprint(order),
+            token,
+            lease_s=self._lease_s,
+            ttl_s=self._ttl_s,
         )
+        if claim.kind == "unbound":  # a record to compare with: the request read whole
+            order = await order.whole()
+            streamed = False
+            claim = await self._store.begin(
+                record, fingerprint(order), token, lease_s=self._lease_s, ttl_s=self._ttl_s
+            )
         if claim.kind != "claimed":
             return _refusal(claim)
-        attempt = _Attempt(self._store, record, token)
+        attempt = _Attempt(self._store, record, token, unbound=order if streamed else None)
         try:
             sent = await self._service.send(
                 order,
@@ -166,11 +203,13 @@ class Idempotency:
             )
         except (GatewayError, ProviderError) as exc:
             answer = self._render.failure(exc)
+            bound = await attempt.fingerprint(read=False)
             if _may_have_delivered(exc, attempt):
-                await self._keep(record, token, answer)
+                await self._keep(record, token, answer, bound)
             else:
                 media_id = exc.media_id if isinstance(exc, ProviderError) else None
-                await self._release(record, token, {"media_id": media_id} if media_id else {})
+                resume = {"media_id": media_id} if media_id else {}
+                await self._release(record, token, resume, bound)
             return answer
         except Exception as exc:
             if not attempt.delivering:
@@ -195,27 +234,35 @@ class Idempotency:
         await self._keep(record, token, answer)
         return answer
 
-    async def _keep(self, record: str, token: str, answer: StoredAnswer) -> None:
+    async def _keep(
+        self, record: str, token: str, answer: StoredAnswer, bound: Fingerprint | None = None
+    ) -> None:
         """Store the answer; when the store does not take it now, the caller still gets its
         answer and the write is tried again in the background until the lease ends."""
         answer = dataclasses.replace(
             answer, headers={k: v for k, v in answer.headers.items() if k.lower() in KEPT_HEADERS}
         )
-        if await _within_wait(self._store.finish(record, token, answer, ttl_s=self._ttl_s)):
+        if await _within_wait(
+            self._store.finish(record, token, answer, ttl_s=self._ttl_s, fingerprint=bound)
+        ):
             return
         log.error(
             "answer not stored yet: the shared state did not take it; trying again",
             extra={"status": answer.status},
         )
-        task = asyncio.get_running_loop().create_task(self._rewrite(record, token, answer))
+        rewrite = self._rewrite(record, token, answer, bound)
+        task = asyncio.get_running_loop().create_task(rewrite)
         self._writers.add(task)
         task.add_done_callback(self._writers.discard)
 
-    async def _rewrite(self, record: str, token: str, answer: StoredAnswer) -> None:
+    async def _rewrite(
+        self, record: str, token: str, answer: StoredAnswer, bound: Fingerprint | None
+    ) -> None:
         until = time.monotonic() + self._lease_s
         while time.monotonic() < until:
             await asyncio.sleep(REWRITE_EVERY_S)
-            if await _within_wait(self._store.finish(record, token, answer, ttl_s=self._ttl_s)):
+            finish = self._store.finish(record, token, answer, ttl_s=self._ttl_s, fingerprint=bound)
+            if await _within_wait(finish):
                 log.warning("answer stored after the shared state came back")
                 return
         log.error(
@@ -223,10 +270,17 @@ class Idempotency:
             extra={"status": answer.status},
         )
 
-    async def _release(self, record: str, token: str, resume: dict[str, str]) -> None:
+    async def _release(
+        self,
+        record: str,
+        token: str,
+        resume: dict[str, str],
+        bound: Fingerprint | None = None,
+    ) -> None:
         """Free the key (nothing was delivered); a store that cannot be reached only
         delays that: the lease ends and the record, still pending, may be claimed again."""
-        if not await _within_wait(self._store.release(record, token, resume, ttl_s=self._ttl_s)):
+        release = self._store.release(record, token, resume, ttl_s=self._ttl_s, fingerprint=bound)
+        if not await _within_wait(release):
             log.warning("key not released: the shared state did not answer")
 
     async def drain(self) -> None:

@@ -116,6 +116,11 @@ class LiveUpload:
         return self.part.ended
 
     @property
+    def read_whole(self) -> bool:
+        """Whether the request was read to its end (and found as announced or not)."""
+        return self._checked or self._reader.done
+
+    @property
     def broke_off(self) -> bool:
         """Whether a pass failed on the caller's side (its body, not the provider)."""
         return self._failure is not None

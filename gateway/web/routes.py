@@ -51,16 +51,15 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
     service: MediaService = request.app.state.runtime.service
     # Files are hashed as they arrive only when the hash is read: by the idempotency
     # fingerprint, or by a provider that remembers media by content.
-    # A large file goes upstream while it arrives, unless an Idempotency-Key needs its hash
-    # for the fingerprint before anything is sent.
+    # A large file goes upstream while it arrives, with an Idempotency-Key too (its
+    # fingerprint is bound once the file ended: gateway.pipeline.idempotent).
     keyed = HEADER in request.headers
     hash_files = (lambda provider: True) if keyed else service.reads_digests
-    stream_files = (lambda provider: False) if keyed else service.streams_uploads
     async with read_order(
         request,
         request.app.state.send_models,
         hash_files=hash_files,
-        stream_files=stream_files,
+        stream_files=service.streams_uploads,
     ) as order:
         if (trace := current_trace()) is not None:
             trace.add("intake", time.perf_counter() - started)

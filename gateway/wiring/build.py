@@ -35,8 +35,8 @@ from gateway.state.guards import BreakerPolicy, MemoryGuards, RedisGuards
 from gateway.state.idempotency import (
     IdempotencyStore,
     MemoryIdempotencyStore,
-    RedisIdempotencyStore,
 )
+from gateway.state.idempotency_redis import RedisIdempotencyStore
 from gateway.state.inbox import MemoryInbox, RedisInbox
 from gateway.state.messages import MemoryMessageStore, MessageStore, RedisMessageStore
 from gateway.state.outbox import MemoryOutbox, RedisOutbox

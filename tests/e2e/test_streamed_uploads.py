@@ -100,6 +100,47 @@ def test_a_large_upload_goes_upstream_as_it_arrives(stack: Stack) -> None:
     assert gateway_says(stack, request_id, "upload streamed as it arrived")
 
 
+def test_a_large_upload_with_an_idempotency_key_streams_and_its_key_holds(stack: Stack) -> None:
+    """Claimed before its hash is known, bound once it ended: the same request is
+    replayed, another file with the key is refused (a used key is compared with the
+    request read whole, before anything is sent), and the provider got one upload."""
+    key = f"big-{uuid.uuid4().hex}"
+    since = sim_count(stack.kaizala_sim)
+    first = send(stack, [*FIELDS, FILE], **{"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
+    assert gateway_says(stack, first.headers["x-request-id"], "upload streamed as it arrived")
+    again = send(stack, [*FIELDS, FILE], **{"Idempotency-Key": key})
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["media_id"] == first.json()["media_id"]
+    other = VIDEO[:-1] + bytes([VIDEO[-1] ^ 1])
+    refused = send(
+        stack, [*FIELDS, ("file", ("clip.mp4", other, "video/mp4"))], **{"Idempotency-Key": key}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "idempotency_conflict"
+    calls = sim_calls(stack.kaizala_sim, since)
+    assert uploads(calls) == [[DIGEST]]
+    assert len([c for c in calls if c["call"] == "post"]) == 1
+
+
+def test_another_file_first_sent_with_a_used_key_is_refused(stack: Stack) -> None:
+    """The key was used by a small request: the large one is compared with it once read
+    whole, and nothing is sent."""
+    key = f"used-{uuid.uuid4().hex}"
+    small = send(
+        stack,
+        [*FIELDS, ("file", ("a.png", samples.png(), "image/png"))],
+        **{"Idempotency-Key": key},
+    )
+    assert small.status_code == 200, small.text
+    since = sim_count(stack.kaizala_sim)
+    refused = send(stack, [*FIELDS, FILE], **{"Idempotency-Key": key})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "idempotency_conflict"
+    assert sim_calls(stack.kaizala_sim, since) == []
+
+
 @pytest.mark.parametrize(
     ("parts", "epilogue"),
     [
@@ -114,7 +155,7 @@ def test_a_request_other_than_its_first_parts_announced_gets_the_store_and_forwa
     stack: Stack, parts: list[tuple[str, Any]], epilogue: bytes
 ) -> None:
     """The streamed upload is never completed at the provider; the request is read whole
-    and answered exactly as the same request with an Idempotency-Key (never streamed) is."""
+    and answered the same with an Idempotency-Key and without one."""
     answers = []
     for key in (None, f"same-as-{uuid.uuid4().hex}"):
         request_id = uuid.uuid4().hex

@@ -16,10 +16,10 @@ from gateway.state.idempotency import (
     Fingerprint,
     IdempotencyStore,
     MemoryIdempotencyStore,
-    RedisIdempotencyStore,
     StoredAnswer,
     new_token,
 )
+from gateway.state.idempotency_redis import RedisIdempotencyStore
 from tests.conftest import redis_for_tests
 from tests.support import FakeClock
 
@@ -122,6 +122,68 @@ async def test_a_lease_over_while_delivering_is_interrupted_for_good(
     # Its answer, written late (a Redis that came back), still wins over "interrupted".
     await store.finish("k", dead.token, ANSWER, ttl_s=60)
     assert (await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)).kind == "replay"
+
+
+async def test_a_claim_without_a_fingerprint_is_bound_when_it_delivers(
+    store: IdempotencyStore,
+) -> None:
+    """A file still arriving: claimed first, its fingerprint bound when the body ended."""
+    first = await store.begin("k", None, new_token(), lease_s=30, ttl_s=60)
+    assert first.kind == "claimed"
+    # Meanwhile the same key waits, whatever its request.
+    for other in (FP, OTHER, None):
+        assert (await store.begin("k", other, new_token(), lease_s=30, ttl_s=60)).kind == (
+            "in_flight"
+        )
+    assert not await store.mark_delivering("k", first.token, "m-1")  # never without one
+    assert await store.mark_delivering("k", first.token, "m-1", FP)
+    await store.finish("k", first.token, ANSWER, ttl_s=60)
+    assert (await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)).kind == "replay"
+    assert (await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=60)).kind == "mismatch"
+    # Another file still arriving cannot be compared yet: read whole first.
+    assert (await store.begin("k", None, new_token(), lease_s=30, ttl_s=60)).kind == "unbound"
+
+
+async def test_a_claim_without_a_fingerprint_that_ends_without_one_leaves_nothing(
+    store: IdempotencyStore,
+) -> None:
+    """Neither an answer nor a media id to resume is kept for a request never known whole:
+    a retry with another file would be answered, or sent, as this one."""
+    first = await store.begin("k", None, new_token(), lease_s=30, ttl_s=60)
+    await store.finish("k", first.token, ANSWER, ttl_s=60)
+    second = await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=60)
+    assert (second.kind, second.resume) == ("claimed", {})
+    await store.release("k", second.token, {}, ttl_s=60)
+    third = await store.begin("k", None, new_token(), lease_s=30, ttl_s=60)
+    await store.release("k", third.token, {"media_id": "m-9"}, ttl_s=60)
+    fourth = await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=60)
+    assert (fourth.kind, fourth.resume) == ("claimed", {})
+
+
+async def test_a_release_or_finish_binds_the_fingerprint_it_is_given(
+    store: IdempotencyStore,
+) -> None:
+    first = await store.begin("k", None, new_token(), lease_s=30, ttl_s=60)
+    await store.release("k", first.token, {"media_id": "m-3"}, ttl_s=60, fingerprint=FP)
+    assert (await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=60)).kind == "mismatch"
+    again = await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)
+    assert (again.kind, again.resume) == ("claimed", {"media_id": "m-3"})
+    other = await store.begin("j", None, new_token(), lease_s=30, ttl_s=60)
+    await store.finish("j", other.token, ANSWER, ttl_s=60, fingerprint=OTHER)
+    assert (await store.begin("j", OTHER, new_token(), lease_s=30, ttl_s=60)).kind == "replay"
+    assert (await store.begin("j", FP, new_token(), lease_s=30, ttl_s=60)).kind == "mismatch"
+
+
+async def test_a_lapsed_claim_without_a_fingerprint_is_claimed_and_bound_by_the_next(
+    twin: Twin,
+) -> None:
+    store = twin.store
+    await store.begin("k", None, new_token(), lease_s=0.05, ttl_s=60)
+    await twin.wait(0.1)
+    taken = await store.begin("k", FP, new_token(), lease_s=30, ttl_s=60)
+    assert taken.kind == "claimed"
+    await store.release("k", taken.token, {"media_id": "m-4"}, ttl_s=60)
+    assert (await store.begin("k", OTHER, new_token(), lease_s=30, ttl_s=60)).kind == "mismatch"
 
 
 async def test_records_expire_after_the_ttl(twin: Twin) -> None:
