@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -51,8 +53,34 @@ def _answer(scope: Scope) -> tuple[int, dict[str, Any]]:
     return 404, {"message": "not found"}
 
 
+# GET /bench/files/NAME serves the file NAME of this directory (the bench's 100 MB video),
+# with its length declared, a MiB at a time: the URL a send by url downloads.
+FILES = os.environ.get("BENCH_FILES")
+
+
+async def _serve_file(scope: Scope, send: Send) -> None:
+    name = scope["path"].removeprefix("/bench/files/")
+    path = Path(FILES or "/nonexistent", name)
+    if not FILES or "/" in name or not path.is_file():  # noqa: ASYNC240 - a bench
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [
+        (b"content-type", b"video/mp4"),
+        (b"content-length", str(path.stat().st_size).encode()),  # noqa: ASYNC240
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    with path.open("rb") as file:  # noqa: ASYNC230 - the bench reads from the page cache
+        while chunk := file.read(1 << 20):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
+        return
+    if scope["method"] == "GET" and scope["path"].startswith("/bench/files/"):
+        await _serve_file(scope, send)
         return
     more = True
     while more:  # read the whole body, as the real APIs do

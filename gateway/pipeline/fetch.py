@@ -4,10 +4,11 @@ internal address (every connection's resolved address is checked, so every redir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpcore
 
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
+from gateway.pipeline.downloading import LiveDownload
 from gateway.pipeline.spool import Spool
 from providers.deadline import within
 from providers.http import usable_url
@@ -163,12 +165,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 @dataclass
 class Download:
-    """A downloaded URL, spooled to memory then disk; the caller closes `file`."""
+    """A downloaded URL, spooled to memory then disk; the caller closes `file`. With `live`,
+    it is still arriving (`size` is the declared length): send it from `live.chunks()`."""
 
     file: Spool
     filename: str
     content_type: str | None
     size: int
+    live: LiveDownload | None = None
 
 
 class Fetcher:
@@ -187,18 +191,58 @@ class Fetcher:
         await self._pool.aclose()
 
     async def fetch(self, url: str, *, limit: int) -> Download:
+        """The URL's file, read whole; the caller closes its `file`."""
         check_scheme(url)
-        # Handed to the caller inside the Download, who closes it.
         spool = Spool(in_memory=SPOOL_BYTES)
         try:
-            async with asyncio.timeout(within(self._timeout)):
-                return await self._follow(url, spool, limit)
+            async with asyncio.timeout(within(self._timeout)), contextlib.AsyncExitStack() as hops:
+                response, url = await self._open(url, limit, hops)
+                return await _read_whole(response, url, spool, limit)
         except BaseException as exc:
             spool.close()
-            mapped = self._fetch_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from None
+            raise self._mapped(exc) from None
+
+    @contextlib.asynccontextmanager
+    async def opened(self, url: str, *, limit: int, stream_from: int) -> AsyncIterator[Download]:
+        """The URL's file for the block: read whole, or, when its server declares a length
+        of at least `stream_from` bytes, live (`Download.live`, its first bytes read): the
+        rest arrives while it is sent on, within the fetch's time."""
+        check_scheme(url)
+        deadline = asyncio.get_running_loop().time() + within(self._timeout)
+        async with contextlib.AsyncExitStack() as hops:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    response, url = await self._open(url, limit, hops)
+                    declared = _header(response.headers, b"content-length") or ""
+                    if declared.isdigit() and int(declared) >= stream_from:
+                        live = LiveDownload(
+                            response.aiter_stream(),
+                            int(declared),
+                            deadline=deadline,
+                            mapped=self._fetch_error,
+                        )
+                        hops.push_async_callback(live.aclose)
+                        await live.fill_head()
+                        download = Download(
+                            live.spool,
+                            _filename(url),
+                            _header(response.headers, b"content-type"),
+                            live.size,
+                            live,
+                        )
+                    else:
+                        spool = Spool(in_memory=SPOOL_BYTES)
+                        hops.callback(spool.close)
+                        download = await _read_whole(response, url, spool, limit)
+            except BaseException as exc:
+                raise self._mapped(exc) from None
+            yield download
+
+    def _mapped(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, UrlFetchFailedError | UrlNotAllowedError):
+            return exc
+        mapped = self._fetch_error(exc)
+        return exc if mapped is None else mapped
 
     def _fetch_error(self, exc: BaseException) -> Exception | None:
         """The gateway error for a failed download, or None for one that is not ours to map."""
@@ -225,13 +269,18 @@ class Fetcher:
             return UrlFetchFailedError(f"The download broke off ({type(exc).__name__}).")
         return None
 
-    async def _follow(self, url: str, spool: Spool, limit: int) -> Download:
+    async def _open(
+        self, url: str, limit: int, hops: contextlib.AsyncExitStack
+    ) -> tuple[httpcore.Response, str]:
+        """The answer of 200 at the end of the URL's redirects (its body not read yet, its
+        stream closed with `hops`), and its URL."""
         for _ in range(self._max_redirects + 1):
             headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"*/*")]
             extensions = {"timeout": {"connect": self._timeout, "read": self._timeout}}
-            async with self._pool.stream(
-                "GET", url, headers=headers, extensions=extensions
-            ) as response:
+            async with contextlib.AsyncExitStack() as hop:
+                response = await hop.enter_async_context(
+                    self._pool.stream("GET", url, headers=headers, extensions=extensions)
+                )
                 location = _header(response.headers, b"location")
                 if response.status in REDIRECTS and location:
                     url = next_hop(url, location)
@@ -241,24 +290,27 @@ class Fetcher:
                 declared_length = _header(response.headers, b"content-length")
                 if declared_length and declared_length.isdigit() and int(declared_length) > limit:
                     raise UrlFetchFailedError(f"The URL's file is over the limit of {limit} bytes.")
-                size = 0
-                async for chunk in response.aiter_stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise UrlFetchFailedError(
-                            f"The URL's file is over the limit of {limit} bytes."
-                        )
-                    spool.write(chunk)
-                if size == 0:
-                    raise UrlFetchFailedError("The URL's file is empty (0 bytes).")
-                spool.seek(0)
-                return Download(
-                    file=spool,
-                    filename=_filename(url),
-                    content_type=_header(response.headers, b"content-type"),
-                    size=size,
-                )
+                hops.push_async_exit(hop.pop_all())
+                return response, url
         raise UrlFetchFailedError(f"The URL redirected more than {self._max_redirects} times.")
+
+
+async def _read_whole(response: httpcore.Response, url: str, spool: Spool, limit: int) -> Download:
+    size = 0
+    async for chunk in response.aiter_stream():
+        size += len(chunk)
+        if size > limit:
+            raise UrlFetchFailedError(f"The URL's file is over the limit of {limit} bytes.")
+        spool.write(chunk)
+    if size == 0:
+        raise UrlFetchFailedError("The URL's file is empty (0 bytes).")
+    spool.seek(0)
+    return Download(
+        file=spool,
+        filename=_filename(url),
+        content_type=_header(response.headers, b"content-type"),
+        size=size,
+    )
 
 
 def check_scheme(url: str) -> None:

@@ -23,6 +23,7 @@ from gateway.errors import (
     invalid,
     validation_errors,
 )
+from gateway.pipeline.downloading import LiveDownload
 from gateway.pipeline.fields import CommonFields, SendModels
 from gateway.pipeline.form import SPOOL_RUN, FilePart, FormReader
 from gateway.pipeline.sniff import normalize
@@ -44,7 +45,8 @@ class Upload:
     # Of the bytes, computed while they were spooled when something reads it (the
     # idempotency fingerprint, a provider that remembers media by content); None otherwise.
     sha256: str | None = None
-    live: LiveUpload | None = None  # the bytes are still arriving (then `size` is announced)
+    # The bytes are still arriving (then `size` is announced): the caller's, or a download.
+    live: LiveUpload | LiveDownload | None = None
 
     def digest(self) -> str:
         """The SHA-256 of the bytes: the one computed while spooling, or read now."""
@@ -73,7 +75,7 @@ class SendOrder:
 
     @property
     def live(self) -> LiveUpload | None:
-        return next((u.live for u in self.files if u.live is not None), None)
+        return next((u.live for u in self.files if isinstance(u.live, LiveUpload)), None)
 
     async def whole(self) -> SendOrder:
         """The order as sent, the request read to its end (for a live order, once

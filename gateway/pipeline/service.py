@@ -20,14 +20,16 @@ from gateway.errors import (
     field_error,
     invalid,
 )
+from gateway.pipeline.by_url import fetched_request
 from gateway.pipeline.checks import check_fields, files_request, refusal, url_request
 from gateway.pipeline.clients import ANONYMOUS, EVERYONE, Client
+from gateway.pipeline.downloading import LiveDownload
 from gateway.pipeline.fetch import Fetcher
 from gateway.pipeline.fields import non_null
-from gateway.pipeline.intake import SendOrder, Upload
-from gateway.pipeline.streaming import LiveUpload
+from gateway.pipeline.intake import SendOrder
+from gateway.pipeline.streaming import STREAM_FROM, LiveUpload
 from gateway.state.guards import BreakerPolicy, Guards, MemoryGuards
-from gateway.telemetry import UNGUARDED, timed
+from gateway.telemetry import UNGUARDED
 from providers import Capabilities, Delivery, MediaRequest, MediaType, Provider, ProviderSpec
 from providers.base import (
     AnnouncesDelivery,
@@ -182,7 +184,7 @@ class MediaService:
         target = self._resolved(name, check_fields(order, served.spec.target, caps))
         client.check(name, target)  # its scope, after the ids were checked for their form
         with request_deadline(self._deadline_s):
-            async with self._media(order, caps, target) as request:
+            async with self._media(order, caps, target, name) as request:
                 if (check := self._abilities[name].check) is not None:
                     try:
                         check(request)
@@ -195,7 +197,8 @@ class MediaService:
                     before_delivery=before_delivery,
                 )
                 await self._take_quota(client)
-                delivery = await self._guarded(name, served, request, order.live)
+                arriving = order.live or _downloading(request)
+                delivery = await self._guarded(name, served, request, arriving)
         sent = Sent(name, request.media_type, delivery, served.mode == "sandbox")
         if delivery.message_id is not None and self._on_delivered is not None:
             try:
@@ -206,7 +209,7 @@ class MediaService:
 
     @contextlib.asynccontextmanager
     async def _media(
-        self, order: SendOrder, caps: Capabilities, target: BaseModel
+        self, order: SendOrder, caps: Capabilities, target: BaseModel, name: str
     ) -> AsyncIterator[MediaRequest]:
         url, limit = order.fields.url, self._max_upload_bytes
         if order.files:
@@ -216,18 +219,16 @@ class MediaService:
         if caps.url_passthrough:
             yield url_request(order, url, caps, target)
             return
-        with timed("fetch"):
-            download = await self._fetcher.fetch(
-                url, limit=min(limit, caps.max_file_bytes or limit)
-            )
-        with download.file:
-            upload = Upload(
-                filename=download.filename,
-                content_type=order.fields.file_type or download.content_type,
-                size=download.size,
-                stream=download.file,  # type: ignore[arg-type]
-            )
-            yield files_request(order, [upload], caps, target, max_upload_bytes=limit)
+        async with fetched_request(
+            order,
+            url,
+            caps,
+            target,
+            fetcher=self._fetcher,
+            max_upload_bytes=limit,
+            stream_from=STREAM_FROM if self.streams_uploads(name) else None,
+        ) as request:
+            yield request
 
     async def capabilities(self) -> dict[str, dict[str, Any]]:
         """Each provider's capability map, from the declarations sends are checked against."""
@@ -293,10 +294,15 @@ class MediaService:
             return "unknown"
 
     async def _guarded(
-        self, name: str, served: Served, request: MediaRequest, live: LiveUpload | None
+        self,
+        name: str,
+        served: Served,
+        request: MediaRequest,
+        live: LiveUpload | LiveDownload | None,
     ) -> Delivery:
         """The send, behind its partition's circuit breaker and outbound rate limit; a
-        failure of the caller's `live` upload is not counted against the provider."""
+        failure of the `live` file (the caller's upload, or a download) is not counted
+        against the provider."""
         key = self.partition_of(name, request.target)
         try:
             await self._admit(name, key, served.spec)
@@ -372,6 +378,11 @@ class MediaService:
             await self.guards.record(key, ok, self._breaker)
         except StoreUnavailableError:
             log.warning("breaker not updated: shared state unreachable")
+
+
+def _downloading(request: MediaRequest) -> LiveDownload | None:
+    """The download still arriving that the request sends, if any."""
+    return next((f.live for f in request.files if isinstance(f.live, LiveDownload)), None)
 
 
 def _plain(schema: dict[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,8 @@ class OriginHandler(BaseHTTPRequestHandler):
         "/photo.png": (samples.png(), "image/png"),
         "/report.pdf": (samples.pdf(), "application/pdf"),
         "/fake.png": (samples.pdf(), "image/png"),
+        # Past gateway.pipeline.streaming.STREAM_FROM (8 MiB): sent on while it downloads.
+        "/big.mp4": (samples.mp4() + bytes(range(256)) * 36_000, "video/mp4"),
     }
 
     def log_message(self, *args: object) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.pipeline.streaming import STREAM_FROM
 from tests import samples
-from tests.e2e.conftest import API_KEY, UPSTREAM_TIMEOUT_S, Server, Stack
+from tests.e2e.conftest import API_KEY, UPSTREAM_TIMEOUT_S, OriginHandler, Server, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +98,25 @@ def test_a_large_upload_goes_upstream_as_it_arrives(stack: Stack) -> None:
     assert calls[-1]["body"]["actionBody"]["mediaResource"] == response.json()["media_id"]
     request_id = response.headers["x-request-id"]
     assert gateway_says(stack, request_id, "upload streamed as it arrived")
+
+
+def test_a_large_file_by_url_is_uploaded_while_it_downloads(stack: Stack) -> None:
+    big, _ = OriginHandler.FILES["/big.mp4"]
+    assert len(big) >= STREAM_FROM
+    since = sim_count(stack.kaizala_sim)
+    response = httpx.post(
+        f"{stack.gateway.url}/send-media",
+        json={"provider": "kaizala", "group_id": "g@1", "url": f"{stack.origin}/big.mp4"},
+        headers={"X-API-Key": API_KEY},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["media_type"] == "video"
+    calls = sim_calls(stack.kaizala_sim, since)
+    assert uploads(calls) == [[hashlib.sha256(big).hexdigest()]]
+    assert calls[-1]["body"]["actionBody"]["mediaResource"] == response.json()["media_id"]
+    request_id = response.headers["x-request-id"]
+    assert gateway_says(stack, request_id, "download sent on as it arrived")
 
 
 def test_a_large_upload_with_an_idempotency_key_streams_and_its_key_holds(stack: Stack) -> None:

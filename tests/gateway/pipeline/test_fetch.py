@@ -55,6 +55,9 @@ def test_address_policy(address: str, allowed: bool) -> None:
     assert address_allowed(address) is allowed
 
 
+LIVE = samples.mp4() + bytes(range(256)) * 12_000  # about 3 MB
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -74,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
             "/empty": lambda: self._send(200, b"", "image/png"),
             "/loop": lambda: self._redirect("/loop"),
             "/slow": self._slow,
+            "/live": lambda: self._send(200, LIVE, "video/mp4"),
+            "/short": self._short,
         }
         routes.get(self.path, lambda: self._send(404, b"", "text/plain"))()
 
@@ -89,6 +94,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _short(self) -> None:  # declares more than it sends, then closes
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(LIVE)))
+        self.end_headers()
+        self.wfile.write(LIVE[: len(LIVE) // 2])
+        self.close_connection = True
 
     def _slow(self) -> None:
         self.send_response(200)
@@ -234,3 +246,42 @@ async def test_a_full_spool_disk_is_not_ready_not_a_500(
     monkeypatch.setattr(fetch, "Spool", FullDisk)
     with pytest.raises(SpoolUnavailableError, match="cannot spool downloads"):
         await fetcher().fetch(f"{origin}/big", limit=100_000)
+
+
+async def test_a_download_declared_large_enough_arrives_while_it_is_read(origin: str) -> None:
+    """Sent on as it arrives: its first bytes read for sniffing, the rest given as asked,
+    then (a resend) the whole again from the spool."""
+    async with fetcher().opened(f"{origin}/live", limit=10_000_000, stream_from=1_000_000) as d:
+        assert d.live is not None
+        assert (d.size, d.filename, d.content_type) == (len(LIVE), "live", "video/mp4")
+        assert d.live.head == LIVE[: len(d.live.head)]
+        assert len(d.live.head) >= 4096
+        first = b"".join([bytes(c) async for c in d.live.chunks()])
+        again = b"".join([bytes(c) async for c in d.live.chunks()])
+        assert first == again == LIVE
+
+
+async def test_a_download_below_the_streaming_size_is_read_whole(origin: str) -> None:
+    async with fetcher().opened(f"{origin}/live", limit=10_000_000, stream_from=len(LIVE) + 1) as d:
+        assert d.live is None
+        assert d.file.read() == LIVE
+
+
+async def test_a_download_that_breaks_off_fails_its_pass_as_the_urls_fault(origin: str) -> None:
+    async with fetcher().opened(f"{origin}/short", limit=10_000_000, stream_from=1_000) as d:
+        assert d.live is not None
+        with pytest.raises(UrlFetchFailedError, match=r"broke off|bytes"):
+            async for _ in d.live.chunks():
+                pass
+        assert d.live.broke_off
+        with pytest.raises(UrlFetchFailedError):  # a resend fails the same way
+            async for _ in d.live.chunks():
+                pass
+
+
+async def test_a_live_download_past_the_fetch_time_fails(origin: str) -> None:
+    """The fetch's time covers the whole download, the part read while it is sent on too
+    (here its first 100 bytes, read for sniffing, already take longer)."""
+    opened = fetcher(timeout=0.5).opened(f"{origin}/slow", limit=1000, stream_from=10)
+    with pytest.raises(UrlFetchFailedError, match=r"within 0\.5 s"):
+        await opened.__aenter__()
