@@ -53,6 +53,7 @@ class LiveDownload:
         self._buffering = True
         self._passes = 0
         self._pumping: asyncio.Future[bool] | None = None
+        self._spooling: asyncio.Future[int] | None = None  # a write in its thread
         self.failure: Exception | None = None  # why the download failed, as answered
 
     @property
@@ -101,6 +102,9 @@ class LiveDownload:
             self._pumping.cancel()
             with contextlib.suppress(BaseException):
                 await self._pumping
+        if self._spooling is not None:
+            # Its file goes back to be reused: never while a thread still writes to it.
+            await asyncio.wait([self._spooling])
         self.spool.close()
 
     async def _pump(self) -> bool:
@@ -144,7 +148,10 @@ class LiveDownload:
                         self._out_size += len(chunk)
                 if self._run and (self._ended or self._run_size >= SPOOL_RUN):
                     run, self._run, self._run_size = self._run, [], 0
-                    await asyncio.to_thread(self.spool.write_all, run)
+                    self._spooling = asyncio.ensure_future(
+                        asyncio.to_thread(self.spool.write_all, run)
+                    )
+                    await asyncio.shield(self._spooling)
         except Exception as exc:
             mapped = self._mapped(exc)
             self.failure = mapped if mapped is not None else exc

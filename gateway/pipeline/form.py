@@ -78,24 +78,60 @@ class FilePart:
         self.content_type = content_type
         # Closed by the reader that made it (`FormReader.close`).
         self.file = Spool(in_memory=SPOOL_IN_MEMORY)
-        self.size = 0  # bytes spooled so far
+        self.size = 0  # bytes handed to the spool so far
         self.sha256: Digest | None = None  # set when the bytes are hashed
         self.ended = False  # its closing boundary was read
+        self._writing: asyncio.Future[None] | None = None  # the write in its thread
+        self._broken: BaseException | None = None  # a write failed: the spool has a hole
 
     @property
     def on_disk(self) -> bool:
         return self.size > SPOOL_IN_MEMORY
 
     async def write(self, chunks: list[Chunk]) -> None:
-        """Append to the spool, hashing the bytes if they are hashed; the write that moves
-        it to disk, and every one after it, runs in a worker thread, so its hashing runs
-        beside the event loop (hashlib lets go of the GIL for all but tiny chunks)."""
+        """Append to the spool, hashing the bytes if they are hashed. The write that moves
+        it to disk, and every one after it, runs in a worker thread, behind: this waits for
+        the write before it, not for its own, so the request goes on being read and sent
+        while the bytes are written and hashed (hashlib lets go of the GIL for all but tiny
+        chunks). `flush` waits for it; reading the spool flushes first."""
+        await self.flush()
         size = sum(len(chunk) for chunk in chunks)
         if self.size + size > SPOOL_IN_MEMORY:
-            await asyncio.to_thread(self._hash_and_write, chunks)
+            self._writing = asyncio.ensure_future(asyncio.to_thread(self._hash_and_write, chunks))
         else:
             self._hash_and_write(chunks)
         self.size += size
+
+    async def flush(self) -> None:
+        """Wait for the write still running; a write that failed is raised, now and by every
+        later step. Cancelling the wait does not cancel the write."""
+        if self._broken is not None:
+            raise self._broken
+        writing = self._writing
+        if writing is None:
+            return
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            if not writing.done() or writing.cancelled():
+                raise
+            # The wait was cancelled as the write ended: its outcome still counts.
+        finally:
+            if writing.done():
+                self._writing = None
+                if not writing.cancelled() and writing.exception() is not None:
+                    self._broken = writing.exception()
+        if self._broken is not None:
+            raise self._broken
+
+    def close(self) -> None:
+        """Close the spool, once the write still running in its thread (if any) ended: its
+        file goes back to be reused, and must not be written to by this part any more."""
+        writing = self._writing
+        if writing is not None and not writing.done():
+            writing.add_done_callback(lambda _: self.file.close())
+        else:
+            self.file.close()
 
     def _hash_and_write(self, chunks: list[Chunk]) -> None:
         if self.sha256 is not None:
@@ -104,12 +140,14 @@ class FilePart:
         self.file.write_all(chunks)
 
     async def rewind(self) -> None:
+        await self.flush()
         if self.on_disk:
             await asyncio.to_thread(self.file.seek, 0)
         else:
             self.file.seek(0)
 
     async def read(self, size: int) -> bytes:
+        await self.flush()
         if self.on_disk:
             return await asyncio.to_thread(self.file.read, size)
         return self.file.read(size)
@@ -195,16 +233,20 @@ class FormReader:
         except FormParserError as exc:
             raise MalformedFormError("Invalid multipart data.") from exc
         while self._pending:
-            part, data = self._pending.pop(0)
+            part, data = self._pending[0]
             if data is None:
                 await part.rewind()
             else:
                 await part.write(data)
+            self._pending.pop(0)
+        if self.done:  # read whole: every byte in its spool, every hash final
+            for part in self._files:
+                await part.flush()
         return not self.done
 
     def close(self) -> None:
         for part in self._files:
-            part.file.close()
+            part.close()
 
     def _start(self, content_type: str) -> python_multipart.MultipartParser:
         _, params = parse_options_header(content_type)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -237,7 +237,7 @@ def test_allow_private_is_a_list_of_networks_that_never_opens_metadata(
 
 
 async def test_a_full_spool_disk_is_not_ready_not_a_500(
-    origin: str, monkeypatch: pytest.MonkeyPatch
+    origin: str, monkeypatch: pytest.MonkeyPatch, guarded: Fetcher
 ) -> None:
     class FullDisk(fetch.Spool):
         def write_all(self, chunks: Sequence[Chunk]) -> int:
@@ -245,13 +245,22 @@ async def test_a_full_spool_disk_is_not_ready_not_a_500(
 
     monkeypatch.setattr(fetch, "Spool", FullDisk)
     with pytest.raises(SpoolUnavailableError, match="cannot spool downloads"):
-        await fetcher().fetch(f"{origin}/big", limit=100_000)
+        await guarded.fetch(f"{origin}/big", limit=100_000)
 
 
-async def test_a_download_declared_large_enough_arrives_while_it_is_read(origin: str) -> None:
+@pytest.fixture
+async def guarded() -> AsyncIterator[Fetcher]:
+    f = fetcher()
+    yield f
+    await f.aclose()
+
+
+async def test_a_download_declared_large_enough_arrives_while_it_is_read(
+    origin: str, guarded: Fetcher
+) -> None:
     """Sent on as it arrives: its first bytes read for sniffing, the rest given as asked,
     then (a resend) the whole again from the spool."""
-    async with fetcher().opened(f"{origin}/live", limit=10_000_000, stream_from=1_000_000) as d:
+    async with guarded.opened(f"{origin}/live", limit=10_000_000, stream_from=1_000_000) as d:
         assert d.live is not None
         assert (d.size, d.filename, d.content_type) == (len(LIVE), "live", "video/mp4")
         assert d.live.head == LIVE[: len(d.live.head)]
@@ -261,14 +270,18 @@ async def test_a_download_declared_large_enough_arrives_while_it_is_read(origin:
         assert first == again == LIVE
 
 
-async def test_a_download_below_the_streaming_size_is_read_whole(origin: str) -> None:
-    async with fetcher().opened(f"{origin}/live", limit=10_000_000, stream_from=len(LIVE) + 1) as d:
+async def test_a_download_below_the_streaming_size_is_read_whole(
+    origin: str, guarded: Fetcher
+) -> None:
+    async with guarded.opened(f"{origin}/live", limit=10_000_000, stream_from=len(LIVE) + 1) as d:
         assert d.live is None
         assert d.file.read() == LIVE
 
 
-async def test_a_download_that_breaks_off_fails_its_pass_as_the_urls_fault(origin: str) -> None:
-    async with fetcher().opened(f"{origin}/short", limit=10_000_000, stream_from=1_000) as d:
+async def test_a_download_that_breaks_off_fails_its_pass_as_the_urls_fault(
+    origin: str, guarded: Fetcher
+) -> None:
+    async with guarded.opened(f"{origin}/short", limit=10_000_000, stream_from=1_000) as d:
         assert d.live is not None
         with pytest.raises(UrlFetchFailedError, match=r"broke off|bytes"):
             async for _ in d.live.chunks():
@@ -282,6 +295,8 @@ async def test_a_download_that_breaks_off_fails_its_pass_as_the_urls_fault(origi
 async def test_a_live_download_past_the_fetch_time_fails(origin: str) -> None:
     """The fetch's time covers the whole download, the part read while it is sent on too
     (here its first 100 bytes, read for sniffing, already take longer)."""
-    opened = fetcher(timeout=0.5).opened(f"{origin}/slow", limit=1000, stream_from=10)
+    f = fetcher(timeout=0.5)
+    opened = f.opened(f"{origin}/slow", limit=1000, stream_from=10)
     with pytest.raises(UrlFetchFailedError, match=r"within 0\.5 s"):
         await opened.__aenter__()
+    await f.aclose()
