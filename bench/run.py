@@ -11,6 +11,8 @@ performance issue with its measured value and whether it is met. See bench/READM
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import concurrent.futures
 import json
 import os
@@ -40,6 +42,7 @@ from tests import samples  # noqa: E402
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))  # per case and round
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # each figure: the median of the rounds
 BIG_MB = int(os.environ.get("BENCH_BIG_MB", "100"))
+HOOKS = int(os.environ.get("BENCH_HOOKS", "1000"))  # messages whose webhooks are timed
 API_KEY = "bench-client-key-0123456789abcdef"
 LUA = Path(__file__).with_name("post.lua")
 GUPSHUP_APP = "bench-app"
@@ -264,6 +267,68 @@ def clients_file(path: Path, count: int) -> Path:
     return path
 
 
+def webhook_clients_file(path: Path, hooks: str) -> Path:
+    """The bench's client alone, with a webhook at `hooks` (the upstream counts them)."""
+    import hashlib
+
+    secret = "whsec_" + base64.b64encode(b"bench-webhook-secret-0123456789ab").decode()
+    bench = hashlib.sha256(API_KEY.encode()).hexdigest()
+    lines = ["[clients.bench]", f'keys_sha256 = ["{bench}"]', 'providers = ["gupshup", "kaizala"]']
+    lines += ["[clients.bench.webhook]", f'url = "{hooks}"', f'secret = "{secret}"', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def deliveries(gateway: str, upstream: str, n: int) -> tuple[float, float]:
+    """n Gupshup sends with `to` (n messages), then a `delivered` callback for each, 32 at
+    once: (callbacks taken per second, webhooks received per second from the first
+    callback on)."""
+
+    async def run() -> tuple[float, float]:
+        key = {"X-API-Key": API_KEY}
+        limit = asyncio.Semaphore(32)
+        run_id = uuid.uuid4().hex
+        async with httpx.AsyncClient(timeout=60) as client:
+
+            async def send(i: int) -> str:
+                body = {"provider": "gupshup", "to": "919876543210",
+                        "url": f"https://files.example.com/hook-{run_id}-{i}.pdf"}  # fmt: skip
+                async with limit:
+                    answer = await client.post(f"{gateway}/send-media", json=body, headers=key)
+                if answer.status_code != 200:
+                    raise SystemExit(f"send with to: {answer.status_code} {answer.text[:300]}")
+                return str(answer.json()["message_id"])
+
+            async def callback(message_id: str) -> None:
+                body = EVENT.replace(b"wamid.{n}", message_id.encode()).replace(
+                    b"{n}", message_id.encode()
+                )
+                headers = {"X-Events-Token": EVENTS_TOKEN, "Content-Type": "application/json"}
+                async with limit:
+                    answer = await client.post(
+                        f"{gateway}/providers/gupshup/events", content=body, headers=headers
+                    )
+                if answer.status_code != 200:
+                    raise SystemExit(f"callback: {answer.status_code} {answer.text[:300]}")
+
+            async def hooked() -> int:
+                return int((await client.get(f"{upstream}/bench/hooks")).json()["received"])
+
+            ids = await asyncio.gather(*(send(i) for i in range(n)))
+            before = await hooked()
+            started = time.perf_counter()
+            await asyncio.gather(*(callback(m) for m in ids))
+            taken = time.perf_counter() - started
+            while await hooked() - before < n:
+                if time.perf_counter() - started > 120:
+                    raise SystemExit("webhooks: not all delivered within 120 s")
+                await asyncio.sleep(0.01)
+            delivered = time.perf_counter() - started
+        return n / taken, n / delivered
+
+    return asyncio.run(run())
+
+
 def bench_redis() -> str | None:
     """The bench's Redis database, emptied (BENCH_REDIS_URL), or None when none listens."""
     url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
@@ -400,7 +465,9 @@ def main() -> None:
         keyed_url = bench_redis()
         gateway_k = ""
         if keyed_url is not None:
-            gwk, gateway_k = start_gateway(upstream, workers=1, redis_url=keyed_url)
+            # Its one client has a webhook: the deliveries are measured on it too.
+            hooks = webhook_clients_file(work / "hooks.toml", f"{upstream}/bench/hooks")
+            gwk, gateway_k = start_gateway(upstream, 1, clients=hooks, redis_url=keyed_url)
             servers.append(gwk)
         side = int((10_000 / 3) ** 0.5)
         image = samples.png(side, side, noise=True)  # 10 KB
@@ -512,6 +579,7 @@ def main() -> None:
         gw_key = [f"X-API-Key: {API_KEY}"]
 
         rounds: dict[tuple[str, str, int], list[Load]] = {k: [] for k in cases}
+        hook_rounds: list[tuple[float, float]] = []
         big_rounds: dict[tuple[str, int], list[float]] = {}
         for r in range(ROUNDS):
             for case, (target, calls) in cases.items():
@@ -535,6 +603,8 @@ def main() -> None:
                     at_once(n, lambda: by_url(f"{gateway}/send-media", video_url, gw_key))
                 )
                 if gateway_k:
+                    if n == 1:
+                        hook_rounds.append(deliveries(gateway_k, upstream, HOOKS))
                     keyed_headers = [*gw_key, "Idempotency-Key: bench-{n}"]
                     big_rounds.setdefault(("keyed", n), []).append(
                         uploads(n, f"{gateway_k}/send-media", gw_form, keyed_headers)
@@ -628,6 +698,13 @@ def main() -> None:
         a, b = fe[c], ev[c]
         print(f"{f'{c} conn, req/s':44} {a.rps:18,.0f} {b.rps:18,.0f} {b.rps / a.rps:7.2f}×")
     print(f"{'1 conn, p50 ms':44} {fe[1].p50:18.2f} {ev[1].p50:18.2f}")
+    if hook_rounds:
+        taken = statistics.median(t for t, _ in hook_rounds)
+        hooked = statistics.median(h for _, h in hook_rounds)
+        print(
+            f"{f'{HOOKS:,} callbacks on Redis, 32 at once: taken, webhooks delivered, per s':70}"
+            f" {taken:9,.0f} {hooked:9,.0f}"
+        )
     if kd:
         print(f"\n{'with an Idempotency-Key, on Redis':44} {'no key':>18} {'a key each':>18}")
         plain, keyed = g[("kaizala", 32)].rps, kd[32].rps
@@ -701,6 +778,15 @@ def main() -> None:
         )  # fmt: skip
     else:
         goals.append(("3. Kaizala PNG with an Idempotency-Key on Redis", "no Redis", None))
+    goals.append(
+        ("4. callbacks taken, 32 conn, against the floor's /events",
+         f"{ev[32].rps:,.0f}/s, {ev[32].rps / fe[32].rps:.2f}×", None)
+    )  # fmt: skip
+    if hook_rounds:
+        hooked = statistics.median(h for _, h in hook_rounds)
+        goals.append(
+            ("4. webhooks delivered (Redis, 32 callbacks at once)", f"{hooked:,.0f}/s", None)
+        )
     for name, label in (("gupshup", "Gupshup"), ("kaizala", "Kaizala")):
         many = g[(name, 32)]
         goals.append(

@@ -17,6 +17,8 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 _ids = itertools.count()
+_hooks = itertools.count(1)
+_hooked = 0  # webhooks received (POST /bench/hooks), read with GET /bench/hooks
 
 
 def _kaizala_token(scope: Scope) -> dict[str, Any]:
@@ -31,7 +33,12 @@ def _kaizala_token(scope: Scope) -> dict[str, Any]:
 
 
 def _answer(scope: Scope) -> tuple[int, dict[str, Any]]:
+    global _hooked
     path: str = scope["path"]
+    if path == "/bench/hooks":  # the gateway's webhooks for the bench's client
+        if scope["method"] == "POST":
+            _hooked = next(_hooks)
+        return 200, {"received": _hooked}
     if path == "/bench/calls":  # how many calls were answered: the bench checks the gateway
         return 200, {"calls": next(_ids)}  # made one per send and answered none from memory
     n = next(_ids)

@@ -7,6 +7,7 @@ acknowledged it), and each message's webhooks are leased to one worker at a time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from gateway.state.messages import MessageStore
 from gateway.state.outbox import Settle, Taken
 from gateway.telemetry import EVENTS, MESSAGE_TRANSITIONS, QUEUE_DEPTH, QUEUE_OLDEST_SECONDS
 from providers.base import ReceivesEvents
-from providers.events import EventKind
+from providers.events import EventKind, StatusEvent
 
 log = logging.getLogger("gateway.worker")
 
@@ -69,6 +70,7 @@ class Worker:
         self._concurrency = concurrency
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._posting: set[asyncio.Task[None]] = set()
+        self._enqueued = asyncio.Event()  # an event applied here since the outbox was read
         self._complained = 0.0
 
     async def run(self) -> None:
@@ -106,38 +108,59 @@ class Worker:
 
     async def apply(self, batch: list[Callback]) -> None:
         """Apply a batch of callbacks, then acknowledge it (a store that fails midway
-        leaves it unacknowledged: read again later, applying twice changes nothing)."""
+        leaves it unacknowledged: read again later, applying twice changes nothing). The
+        events of one message are applied in their order; different messages' at once."""
+        events: list[tuple[str, StatusEvent]] = []
         for callback in batch:
             try:
-                await self._apply(callback)
-            except StoreUnavailableError:
-                raise
+                events += [(callback.provider, e) for e in self._read(callback)]
             except Exception:
                 # A body no provider's reader should fail on: logged, and not retried.
                 log.exception("event callback not applied", extra={"provider": callback.provider})
                 EVENTS.labels(callback.provider, "other", "error").inc()
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def in_order(group: list[tuple[str, StatusEvent]]) -> None:
+            async with limit:
+                for provider, event in group:
+                    await self._apply(provider, event)
+
+        async with asyncio.TaskGroup() as applying:
+            for group in by_message(events):
+                applying.create_task(in_order(group))
         await self._inbox.ack(batch)
 
-    async def _apply(self, callback: Callback) -> None:
+    def _read(self, callback: Callback) -> list[StatusEvent]:
+        """The callback's status events (the rest counted as ignored)."""
         receiver = self._receivers.get(callback.provider)
         if receiver is None:
             EVENTS.labels("unknown", "other", "ignored").inc()
-            return
+            return []
+        statuses = []
         for event in receiver.read_events(json.loads(callback.body)):
-            if event.kind not in _STATUSES:
+            if event.kind in _STATUSES:
+                statuses.append(event)
+            else:
                 EVENTS.labels(callback.provider, event.kind.value, "ignored").inc()
-                continue
-            result, message = await self._store.apply(event)
-            EVENTS.labels(callback.provider, event.kind.value, result).inc()
-            if result == "applied" and message is not None:
-                MESSAGE_TRANSITIONS.labels(callback.provider, message.status).inc()
+        return statuses
+
+    async def _apply(self, provider: str, event: StatusEvent) -> None:
+        result, message = await self._store.apply(event)
+        EVENTS.labels(provider, event.kind.value, result).inc()
+        if result == "applied" and message is not None:
+            MESSAGE_TRANSITIONS.labels(provider, message.status).inc()
+            self._enqueued.set()  # its webhook, if any, was written with it
 
     async def _webhooks(self) -> None:
         while True:
             _stop_if_cancelled()
             free = self._concurrency - len(self._posting)
+            if free <= 0:  # every slot posting: wait for one to end, not for the next poll
+                await asyncio.wait(set(self._posting), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            self._enqueued.clear()
             try:
-                taken = await self._outbox.take(free, LEASE_S) if free > 0 else []
+                taken = await self._outbox.take(free, LEASE_S)
             except StoreUnavailableError as exc:
                 self._complain("webhooks", exc)
                 await asyncio.sleep(1.0)
@@ -146,8 +169,12 @@ class Worker:
                 task = asyncio.get_running_loop().create_task(self._post(one))
                 self._posting.add(task)
                 task.add_done_callback(self._posting.discard)
-            if len(taken) < max(free, 1):
-                await asyncio.sleep(POLL_S)
+            if len(taken) < free:
+                # Nothing more due now: look again after POLL_S (retries falling due, other
+                # replicas' events), or as soon as this worker applied an event.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(POLL_S):
+                        await self._enqueued.wait()
 
     async def _post(self, taken: Taken) -> None:
         attempt = await self._sender.post(taken.event)
@@ -169,6 +196,27 @@ class Worker:
                 "worker waits: shared state unreachable",
                 extra={"loop": loop, "error": exc.detail},
             )
+
+
+def by_message(events: list[tuple[str, StatusEvent]]) -> list[list[tuple[str, StatusEvent]]]:
+    """The events in groups of one message each (events that share an id, either of its
+    two, are of one message), each group in the events' order."""
+    group_of: dict[str, int] = {}  # an id -> its group (the index of its first event)
+    groups: dict[int, list[int]] = {}
+    for i, (_, event) in enumerate(events):
+        ids = [x for x in (event.message_id, event.alias) if x]
+        found = sorted({group_of[x] for x in ids if x in group_of})
+        home = found[0] if found else i
+        members = groups.setdefault(home, [])
+        for other in found[1:]:  # this event joins two groups: one message after all
+            members += groups.pop(other)
+            for x, g in group_of.items():
+                if g == other:
+                    group_of[x] = home
+        members.append(i)
+        for x in ids:
+            group_of[x] = home
+    return [[events[i] for i in sorted(members)] for members in groups.values()]
 
 
 def _stop_if_cancelled() -> None:
