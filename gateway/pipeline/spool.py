@@ -1,13 +1,15 @@
 """Spooled bytes: uploads and downloads kept in memory up to a size, then on disk, in files
 the process reuses; and how they are read where they lie.
 
-A new file's every block costs the filesystem an allocation (and, on a disk mounted with
-`discard`, a trim when it is removed): on ext4 that measured 1.6 to 3 ms of system time per
-MiB written, ten times an overwrite of a file kept from an earlier upload, and it was most of
-what eight 100 MB uploads at once cost beyond a direct upload (bench/README.md). So a spool
-that ended gives its file back to `SpoolFiles`, which keeps a few for the next uploads (at
-most `KEEP_FILES`, `KEEP_BYTES` in all, none idle for over `KEEP_IDLE_S`), and a spool reads
-only up to its own length: what an earlier upload left past it is never read.
+Writing a new file costs far more than overwriting one kept from an earlier upload: its pages
+are new memory to the kernel (and, on a virtual machine whose host takes back memory the
+guest freed, new to the host as well), its blocks new to the filesystem. Measured here: 8 times
+100 MB to new files 1.0 s of system time, to kept ones 0.12 to 0.18 s; it was most of what
+eight 100 MB uploads at once cost beyond a direct upload (bench/README.md). So a spool that
+ended gives its file back to `SpoolFiles`, which keeps some for the next uploads (at most
+`KEEP_FILES`, GATEWAY_SPOOL_KEEP_BYTES in all, none unused for over GATEWAY_SPOOL_KEEP_S),
+and a spool reads only up to its own length: what an earlier upload left past it is never
+read.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import BinaryIO, cast
 # Bytes kept in memory before a spool moves to a file.
 IN_MEMORY = 1 << 20
 KEEP_FILES = 8
-KEEP_BYTES = 512 << 20
-KEEP_IDLE_S = 60.0
+KEEP_BYTES = 512 << 20  # GATEWAY_SPOOL_KEEP_BYTES
+KEEP_IDLE_S = 600.0  # GATEWAY_SPOOL_KEEP_S
 # Buffers one pwritev takes (Linux's IOV_MAX).
 _IOV_MAX = 1024
 
@@ -62,6 +64,11 @@ class SpoolFiles:
                 self._idle.append((now, size, file))
                 return
         file.close()
+
+    def configure(self, *, keep_bytes: int, keep_idle_s: float) -> None:
+        """The operator's bounds (at startup)."""
+        with self._lock:
+            self._keep_bytes, self._keep_idle_s = keep_bytes, keep_idle_s
 
     @property
     def kept(self) -> int:

@@ -194,6 +194,7 @@ async def build_runtime(
         max_redirects=settings.fetch_max_redirects,
     )
     stack.push_async_callback(fetcher.aclose)
+    SPOOL_FILES.configure(keep_bytes=settings.spool_keep_bytes, keep_idle_s=settings.spool_keep_s)
     stack.callback(SPOOL_FILES.clear)  # the spool files kept for reuse
     store: IdempotencyStore = (
         RedisIdempotencyStore(redis) if redis is not None else MemoryIdempotencyStore()

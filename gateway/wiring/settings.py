@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(default=60.0, gt=0, le=600)
     request_deadline_s: float = Field(default=150.0, gt=0, le=3600)
     max_upload_bytes: int = Field(default=100 * MIB, gt=0)
+    # Spool files kept for reuse after their upload (gateway.pipeline.spool): in all, and
+    # how long an unused one stays.
+    spool_keep_bytes: int = Field(default=512 * MIB, ge=0)
+    spool_keep_s: float = Field(default=600.0, ge=0)
     # Networks URL downloads may reach although not public: "true" for loopback and the
     # private ranges, or CIDRs, comma-separated (gateway.pipeline.fetch.fetch_policy).
     fetch_allow_private: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.pipeline import spool
 from tests import samples
+from tests.gateway.conftest import AppClient
 
 pytestmark = pytest.mark.anyio
 
@@ -151,3 +152,20 @@ async def test_a_replayed_answer_is_counted_as_replayed_not_as_a_send(
 
     assert grew(provider="kaizala", media_type="image", outcome="ok") == 1
     assert grew(provider="kaizala", outcome="replayed") == 1
+
+
+@pytest.mark.parametrize(("keep_bytes", "kept"), [(0, 0), (64 << 20, 1)])
+async def test_the_spool_files_kept_follow_the_operators_bound(
+    app_client: AppClient, keep_bytes: int, kept: int
+) -> None:
+    """GATEWAY_SPOOL_KEEP_BYTES: 0 keeps none (a tmpfs /tmp, where they are memory)."""
+    big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (2 << 20)  # past the 1 MiB in-memory spool
+    async with app_client(spool_keep_bytes=keep_bytes) as client:
+        spool.FILES.clear()
+        answer = await client.post(
+            "/send-media",
+            data={"provider": "kaizala", "group_id": "g@1"},
+            files={"file": ("a.png", big, "image/png")},
+        )
+        assert answer.status_code == 200, answer.text
+        assert spool.FILES.kept == kept
