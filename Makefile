@@ -55,6 +55,12 @@ lint: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes.yaml
+	@if command -v promtool >/dev/null 2>&1; then \
+		promtool check rules deploy/prometheus-rules.yaml && \
+		promtool test rules deploy/prometheus-rules.test.yaml; \
+	else \
+		echo "lint: promtool not found (Debian's prometheus package; .ci/run installs it): deploy/prometheus-rules.yaml not checked"; \
+	fi
 
 typecheck: install-dev
 	$(BIN)/mypy

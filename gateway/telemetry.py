@@ -104,6 +104,29 @@ WEBHOOK_DELIVERIES = Counter(
     "any more), refused (the client's backlog is full)",
     ["result"],
 )
+READY = Gauge(
+    "gateway_ready",
+    "1 when the gateway is ready (/readyz answers 200), 0 when not: at the last probe or scrape",
+    multiprocess_mode="livemin",  # any live worker not ready: not ready
+)
+_REDIS_UP: list[Gauge] = []  # made at the first check: exported only when Redis is configured
+
+
+def redis_up(up: bool) -> None:
+    """Record whether Redis (GATEWAY_REDIS_URL) answered; the gauge `gateway_redis_up`
+    exists only in a gateway that has a Redis to check."""
+    if not _REDIS_UP:
+        _REDIS_UP.append(
+            Gauge(
+                "gateway_redis_up",
+                "1 when Redis (GATEWAY_REDIS_URL) answered a PING at the last probe or scrape, "
+                "0 when it did not; absent without Redis",
+                multiprocess_mode="livemin",
+            )
+        )
+    _REDIS_UP[0].set(1 if up else 0)
+
+
 QUEUE_DEPTH = Gauge(
     "gateway_queue_depth",
     "Items waiting (at the last scrape): events (callbacks not yet applied), webhooks",

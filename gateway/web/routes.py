@@ -17,7 +17,7 @@ from gateway.pipeline.idempotent import HEADER, check_key
 from gateway.pipeline.intake import SendOrder, read_order
 from gateway.pipeline.service import MediaService
 from gateway.pipeline.spool import spool_writable
-from gateway.telemetry import BREAKER_OPEN, current_trace, exposition
+from gateway.telemetry import BREAKER_OPEN, READY, current_trace, exposition, redis_up
 from gateway.web.answers import JSON, as_response, success_body
 from gateway.web.auth import ApiKey, MaybeApiKey
 from gateway.web.middleware import ARRIVED
@@ -162,6 +162,7 @@ async def metrics(runtime: CurrentRuntime) -> Response:
         if state != "unknown":
             BREAKER_OPEN.labels(name).set(0 if state == "closed" else 1)
     await runtime.events.worker.queues()
+    await _readiness(runtime)  # gateway_ready, gateway_redis_up
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 
@@ -174,6 +175,23 @@ async def healthz() -> Health:
 async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
     """Ready to serve: configuration valid, Redis reachable when configured. Says which
     providers are live and which run against the built-in sandbox."""
+    readiness = await _readiness(runtime)
+    if readiness.status == "ready":
+        return readiness
+    body = problem_body(
+        code="not_ready",
+        status=503,
+        title="Not ready",
+        detail=_not_ready(runtime.drain.active, readiness.redis),
+        providers=readiness.providers,
+        redis=readiness.redis,
+    )
+    return problem_response(body)
+
+
+async def _readiness(runtime: Runtime) -> Readiness:
+    """Whether the gateway is ready, and why not; recorded in `gateway_ready` and (with a
+    Redis configured) `gateway_redis_up`."""
     redis = "not_configured"
     if runtime.redis is not None:
         try:
@@ -182,27 +200,17 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
             redis = "ok"
         except Exception:
             redis = "unreachable"
+        redis_up(redis == "ok")
     spool = spool_writable()
     modes = runtime.modes
-    readiness = Readiness(
-        status="ready"
-        if redis != "unreachable" and spool and not runtime.drain.active
-        else "not_ready",
+    ready = redis != "unreachable" and spool and not runtime.drain.active
+    READY.set(1 if ready else 0)
+    return Readiness(
+        status="ready" if ready else "not_ready",
         providers=modes,
         redis=redis,
         breakers={name: await runtime.service.breaker_state(name) for name in modes},
     )
-    if readiness.status == "ready":
-        return readiness
-    body = problem_body(
-        code="not_ready",
-        status=503,
-        title="Not ready",
-        detail=_not_ready(runtime.drain.active, redis),
-        providers=readiness.providers,
-        redis=readiness.redis,
-    )
-    return problem_response(body)
 
 
 def _not_ready(draining: bool, redis: str) -> str:
