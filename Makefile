@@ -21,7 +21,7 @@ help:
 	@echo "make check      the fast loop: ruff, import layers, mypy, every test but e2e (< 1 min)"
 	@echo "make lint       ruff format check, ruff lint, import layers, hadolint, manifest"
 	@echo "make typecheck  mypy --strict on gateway/, providers/ and simulators/"
-	@echo "make openapi    regenerate openapi/openapi.json"
+	@echo "make openapi    regenerate openapi/openapi.json and the client generated from it"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
 	@echo "make soak-events  sends with events and webhooks (a receiver failing 1 in 3), 60 s"
@@ -38,8 +38,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e clients/python
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -77,8 +77,14 @@ check: install-dev
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n auto --ignore=tests/e2e $(PYTEST_ARGS)
 
-openapi: install
+# The document, then the typed client generated from it (clients/python; its generated
+# layer only: the hand-written modules beside it stay).
+openapi: install-dev
 	$(BIN)/python -m gateway --openapi > openapi/openapi.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate \
+		--path openapi/openapi.json --meta none --overwrite \
+		--config clients/python/generator.yaml \
+		--output-path clients/python/media_gateway_client/_api
 
 bench: install-dev
 	$(BIN)/python bench/run.py

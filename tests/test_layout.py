@@ -8,9 +8,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 400
-# The product's code; tests and the bench script are read as tables of cases and steps.
-PACKAGES = ("gateway", "providers", "simulators")
-MODULES = sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
+# The product's code; tests and the bench script are read as tables of cases and steps. The
+# client's generated layer (make openapi) is exempt; its hand-written modules are not.
+PACKAGES = ("gateway", "providers", "simulators", "clients/python/media_gateway_client")
+GENERATED = ROOT / "clients/python/media_gateway_client/_api"
+MODULES = sorted(
+    p
+    for package in PACKAGES
+    for p in (ROOT / package).rglob("*.py")
+    if not p.is_relative_to(GENERATED)
+)
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
@@ -71,6 +71,7 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
 
 
 CurrentRuntime = Annotated[Runtime, Depends(get_runtime)]
+BreakerState = Literal["closed", "open", "half_open", "unknown"]
 
 
 async def send_media(request: Request, caller: ApiKey) -> Response:
@@ -192,7 +193,7 @@ async def readyz(runtime: CurrentRuntime) -> Readiness | JSONResponse:
 async def _readiness(runtime: Runtime) -> Readiness:
     """Whether the gateway is ready, and why not; recorded in `gateway_ready` and (with a
     Redis configured) `gateway_redis_up`."""
-    redis = "not_configured"
+    redis: Literal["ok", "unreachable", "not_configured"] = "not_configured"
     if runtime.redis is not None:
         try:
             async with asyncio.timeout(2):
@@ -209,7 +210,9 @@ async def _readiness(runtime: Runtime) -> Readiness:
         status="ready" if ready else "not_ready",
         providers=modes,
         redis=redis,
-        breakers={name: await runtime.service.breaker_state(name) for name in modes},
+        breakers={
+            name: cast(BreakerState, await runtime.service.breaker_state(name)) for name in modes
+        },
     )
 
 

@@ -1,0 +1,12 @@
+from enum import StrEnum
+
+
+class MediaType(StrEnum):
+    ALBUM = "album"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    IMAGE = "image"
+    VIDEO = "video"
+
+    def __str__(self) -> str:
+        return str(self.value)

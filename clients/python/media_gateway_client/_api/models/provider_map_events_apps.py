@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+if TYPE_CHECKING:
+    from ..models.events_app import EventsApp
+
+
+T = TypeVar("T", bound="ProviderMapEventsApps")
+
+
+@_attrs_define
+class ProviderMapEventsApps:
+    """Per part of the provider (each Gupshup app) the gateway delivered through: its subscription's status (`subscribed`,
+    `failed`, `pending`) and why.
+
+    """
+
+    additional_properties: dict[str, EventsApp] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+
+        field_dict: dict[str, Any] = {}
+        for prop_name, prop in self.additional_properties.items():
+            field_dict[prop_name] = prop.to_dict()
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.events_app import EventsApp
+
+        d = dict(src_dict)
+        provider_map_events_apps = cls()
+
+        additional_properties = {}
+        for prop_name, prop_dict in d.items():
+            additional_property = EventsApp.from_dict(prop_dict)
+
+            additional_properties[prop_name] = additional_property
+
+        provider_map_events_apps.additional_properties = additional_properties
+        return provider_map_events_apps
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> EventsApp:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: EventsApp) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
