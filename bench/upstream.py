@@ -55,6 +55,8 @@ def _answer(scope: Scope) -> tuple[int, dict[str, Any]]:
         return 200, {"status": "success", "token": token}
     if path.startswith("/partner/app/") and path.endswith("/media"):
         return 200, {"mediaId": f"m-{n}", "status": "success"}
+    if path == "/v1/traces":  # an OTLP/HTTP collector's answer (bench: traces on)
+        return 200, {}
     if path.startswith("/partner/app/") and path.endswith("/v3/message"):
         return 200, {"messages": [{"id": f"wamid.{n}"}]}
     return 404, {"message": "not found"}

@@ -29,6 +29,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gateway import tracing
 from gateway.context import current_client
 from providers.errors import Stage
 from providers.http import Call
@@ -177,10 +178,12 @@ def reset_trace(token: Token[Trace | None]) -> None:
 
 @contextmanager
 def timed(stage: str) -> Iterator[None]:
-    """Add the block's time to the current request's `stage`."""
+    """Add the block's time to the current request's `stage` (and a span of it, when traces
+    are on)."""
     started = time.perf_counter()
     try:
-        yield
+        with tracing.span(stage):
+            yield
     finally:
         if (trace := _trace.get()) is not None:
             trace.add(stage, time.perf_counter() - started)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from gateway import tracing
 from gateway.delivery.subscriptions import Subscriptions
 from gateway.errors import NotFoundError, StoreUnavailableError
 from gateway.pipeline.clients import Caller, Client
@@ -57,6 +58,7 @@ class Messages:
             scope=scope,
             sandbox=sent.sandbox,
             webhook=client.webhook is not None,
+            trace=tracing.carrier(),  # the send's trace, for its webhooks (when traces are on)
         )
         try:
             changed = await self._store.create(message)

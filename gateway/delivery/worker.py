@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Protocol
 
+from gateway import tracing
 from gateway.delivery.webhooks import WebhookSender
 from gateway.errors import StoreUnavailableError
 from gateway.state.inbox import Callback
@@ -145,7 +146,11 @@ class Worker:
         return statuses
 
     async def _apply(self, provider: str, event: StatusEvent) -> None:
-        result, message = await self._store.apply(event)
+        attributes = {"media_gateway.provider": provider, "media_gateway.event": event.kind.value}
+        with tracing.span("event.apply", **attributes) as span:
+            result, message = await self._store.apply(event)
+            if span is not None:
+                span.set_attribute("media_gateway.result", result)
         EVENTS.labels(provider, event.kind.value, result).inc()
         if result == "applied" and message is not None:
             MESSAGE_TRANSITIONS.labels(provider, message.status).inc()
@@ -177,7 +182,13 @@ class Worker:
                         await self._enqueued.wait()
 
     async def _post(self, taken: Taken) -> None:
-        attempt = await self._sender.post(taken.event)
+        event = taken.event
+        attributes = {"media_gateway.client": event.client, "media_gateway.webhook_id": event.id}
+        # In the trace of the send that made the message: its receiver gets that traceparent.
+        with tracing.resumed(event.trace), tracing.span("webhook.post", **attributes) as span:
+            attempt = await self._sender.post(event)
+            if span is not None:
+                span.set_attribute("media_gateway.result", attempt.result)
         how: Settle = "done" if attempt.done else "retry"
         for _ in range(3):
             try:

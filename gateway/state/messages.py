@@ -68,6 +68,9 @@ class Message:
     history: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     alias: str | None = None
+    # The trace of the send that made it (W3C headers, when traces are on): its webhooks
+    # are posted in that trace.
+    trace: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.history:
@@ -141,6 +144,7 @@ class Message:
             message_id=self.message_id,
             body=body,
             created_ms=int(time.time() * 1000),
+            trace=self.trace,
         )
 
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from redis.asyncio import Redis
@@ -43,6 +43,7 @@ class WebhookEvent:
     body: str
     created_ms: int
     attempts: int = 0
+    trace: dict[str, str] = field(default_factory=dict)  # the send's (`Message.trace`)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from gateway import tracing
 from gateway.errors import ShuttingDownError
 from gateway.pipeline.clients import Caller
 from gateway.pipeline.idempotent import HEADER, check_key
@@ -47,7 +48,7 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
     """The send's order, read from the body; its spooled files are closed when the block
     ends. A block in the handler, not a generator dependency: FastAPI's machinery for
     those (an exit stack per request) cost more than the rest of the routing."""
-    started = time.perf_counter()
+    started, started_ns = time.perf_counter(), time.time_ns()
     service: MediaService = request.app.state.runtime.service
     # Files are hashed as they arrive only when the hash is read: by the idempotency
     # fingerprint, or by a provider that remembers media by content.
@@ -61,6 +62,7 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
         hash_files=hash_files,
         stream_files=service.streams_uploads,
     ) as order:
+        tracing.record("intake", started_ns, time.time_ns())
         if (trace := current_trace()) is not None:
             trace.add("intake", time.perf_counter() - started)
             # A label value only for providers this gateway serves: the field is the

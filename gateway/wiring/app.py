@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway import tracing
 from gateway.delivery.worker import stop as stop_worker
 from gateway.pipeline.fields import send_models
 from gateway.web import problems
@@ -67,6 +68,7 @@ def create_app(
                     stack.push_async_callback(stop_worker, worker)
                 # Before Redis closes: answers still being written get their last tries.
                 stack.push_async_callback(app.state.runtime.idempotency.drain)
+                stack.callback(tracing.flush)  # the last spans, exported at shutdown
             except StartupError as exc:
                 # The one line an operator needs; the server's traceback of it is dropped.
                 configure_logging(config.log_level, secrets_of(config), refused=True)
@@ -102,4 +104,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     mark_problems(app)
     secure_docs(app)
+    if tracing.start_from_env():  # the OTEL_* variables (or a provider a test installed)
+        tracing.instrument_app(app)
     return app

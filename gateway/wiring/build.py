@@ -19,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway import tracing
 from gateway.delivery.intake import EventIntake
 from gateway.delivery.messages import Messages
 from gateway.delivery.subscriptions import Subscriptions
@@ -290,6 +291,8 @@ async def _events(
         headers={"User-Agent": f"media-gateway-webhooks/{VERSION}"},
     )
     await stack.enter_async_context(hooks)
+    if tracing.STATE.on:
+        tracing.instrument_client(hooks)
     sender = WebhookSender(
         clients,
         hooks,
@@ -349,6 +352,8 @@ def _connect(
             follow_redirects=False,
             headers=CLIENT_HEADERS,
         )
+        if tracing.STATE.on:
+            tracing.instrument_client(client)
         return client, configured, "live", None
     simulator = spec.load_simulator()
     if simulator is None:
@@ -356,4 +361,6 @@ def _connect(
     sandbox = simulator(configured)
     transport = httpx.ASGITransport(app=sandbox.app, raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=CLIENT_HEADERS)
+    if tracing.STATE.on:
+        tracing.instrument_client(client)
     return client, sandbox.settings, "sandbox", sandbox.events

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import tracing
 from gateway.context import current_client, current_request_id
 from providers.redact import Redactor
 
@@ -49,6 +50,7 @@ class JsonFormatter(logging.Formatter):
         }
         if (client := current_client()) is not None:
             entry["client"] = client  # a name from the clients file, never a key
+        entry.update(tracing.ids())  # trace_id and span_id, when the line is in a trace
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = self._clean(value)

@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 
 from providers.deadline import within
 from providers.errors import (
@@ -38,6 +39,8 @@ from providers.http._answers import (
 from providers.redact import Redactor
 
 log = logging.getLogger("providers.http")
+# OpenTelemetry's API: its spans are recorded only when the application installed the SDK.
+tracer = trace.get_tracer("providers.http")
 
 MAX_MESSAGE_CHARS = 500
 # The slowest upload rate a call is given time for, beyond its timeout (1 MiB/s).
@@ -92,17 +95,34 @@ class Upstream:
         timeout = within(self.timeout + upload_bytes / UPLOAD_BYTES_PER_S)
         started = time.perf_counter()
         result = "error"
+        # A span of the stage when the request is traced (nothing to do otherwise).
+        traced = trace.get_current_span().is_recording()
+        span = tracer.start_span(stage.value) if traced else trace.INVALID_SPAN
         try:
-            answer = await self._call(stage, build, seconds=timeout)
+            with trace.use_span(span, end_on_exit=False):
+                answer = await self._call(stage, build, seconds=timeout)
             result = f"{answer.status // 100}xx"
+            span.set_attribute("http.response.status_code", answer.status)
+            if answer.status >= 400:
+                span.set_status(trace.StatusCode.ERROR, f"HTTP {answer.status}")
             return answer
         except ProviderError as exc:
             if isinstance(exc, ProviderTimeoutError):
                 result = "timeout"
             elif isinstance(exc, ProviderUnavailableError):
                 result = "unreachable"
+            span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
             raise
         finally:
+            if traced:
+                span.set_attributes(
+                    {
+                        "media_gateway.provider": self.provider,
+                        "media_gateway.stage": stage.value,
+                        "media_gateway.outcome": result,
+                    }
+                )
+                span.end()
             self.observe(
                 Call(self.provider, stage, result, time.perf_counter() - started, upload_bytes)
             )
@@ -121,6 +141,8 @@ class Upstream:
         try:
             async with asyncio.timeout(timeout):
                 request = build()
+                # Which call this is, for the client span of a traced request.
+                request.extensions["media_gateway.call"] = (self.provider, stage.value)
                 response = await self.client.send(request, stream=True)
                 try:
                     content = await read_capped(response)

@@ -17,7 +17,7 @@ from gateway.errors import StoreUnavailableError
 from gateway.pipeline.clients import Clients
 from gateway.state.inbox import Callback, MemoryInbox
 from gateway.state.messages import MemoryMessageStore
-from gateway.state.outbox import MemoryOutbox, Settle, Taken
+from gateway.state.outbox import MemoryOutbox, Settle, Taken, WebhookEvent
 from providers.events import EventKind, StatusEvent
 from tests.support import FakeClock
 
@@ -93,7 +93,10 @@ class GatedSender:
 
 class ListOutbox:
     def __init__(self, count: int) -> None:
-        self.due = [Taken(event=object(), lease=str(n)) for n in range(count)]  # type: ignore[arg-type]
+        self.due = [
+            Taken(WebhookEvent(f"evt_{n}", "app", f"m-{n}", "{}", 0), lease=str(n))
+            for n in range(count)
+        ]
         self.settled: list[str] = []
 
     async def take(self, most: int, lease_s: float) -> list[Taken]:
