@@ -13,7 +13,7 @@ HOST ?=
 PORT ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test check lint typecheck openapi bench soak soak-events lock image up down clean
+.PHONY: help install install-dev run test check lint rules typecheck openapi bench soak soak-events lock image up down clean
 
 help:
 	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
@@ -55,6 +55,10 @@ lint: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes.yaml
+	$(MAKE) --no-print-directory rules
+
+# The alert rules and their unit tests (promtool, from Debian's prometheus package).
+rules:
 	@if command -v promtool >/dev/null 2>&1; then \
 		promtool check rules deploy/prometheus-rules.yaml && \
 		promtool test rules deploy/prometheus-rules.test.yaml; \
