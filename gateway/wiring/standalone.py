@@ -9,6 +9,7 @@ import signal
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
+from gateway import tracing
 from gateway.delivery.worker import stop as stop_worker
 from gateway.wiring.build import Checked, build_runtime, secrets_of
 from gateway.wiring.logs import configure_logging
@@ -25,7 +26,9 @@ async def run_worker(
     posted is left to its lease, and another worker takes it over."""
     secrets = secrets_of(settings, *checked.provider_settings.values())
     configure_logging(settings.log_level, secrets + checked.clients.webhook_secrets())
+    tracing.start_from_env()  # its spans: event.apply, webhook.post (the OTEL_* variables)
     async with AsyncExitStack() as stack:
+        stack.callback(tracing.flush)
         runtime = await build_runtime(settings, specs, checked, stack)
         worker = asyncio.get_running_loop().create_task(runtime.events.worker.run())
         stopping = asyncio.Event()
