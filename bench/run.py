@@ -320,8 +320,11 @@ def deliveries(gateway: str, upstream: str, n: int) -> tuple[float, float]:
             await asyncio.gather(*(callback(m) for m in ids))
             taken = time.perf_counter() - started
             while await hooked() - before < n:
-                if time.perf_counter() - started > 120:
-                    raise SystemExit("webhooks: not all delivered within 120 s")
+                # A webhook whose attempt failed is posted again 5 s, then 30 s, then 2 min
+                # later (the retry schedule): a round may take that long (one round of about
+                # 15 of 2,000 messages once went past 120 s), and the median absorbs it.
+                if time.perf_counter() - started > 300:
+                    raise SystemExit("webhooks: not all delivered within 300 s")
                 await asyncio.sleep(0.01)
             delivered = time.perf_counter() - started
         return n / taken, n / delivered
