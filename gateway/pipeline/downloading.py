@@ -21,10 +21,7 @@ from collections.abc import AsyncIterator, Callable
 
 from gateway.errors import UrlFetchFailedError
 from gateway.pipeline.sniff import SNIFF_BYTES
-from gateway.pipeline.spool import IN_MEMORY, Chunk, Spool
-
-# Bytes handed to the spool at once: once it is on disk, each write is a hop to a thread.
-SPOOL_RUN = 1 << 20
+from gateway.pipeline.spool import IN_MEMORY, RUN, Chunk, Spool, SpoolWriter
 
 
 class LiveDownload:
@@ -41,6 +38,7 @@ class LiveDownload:
     ) -> None:
         self.size = size
         self.spool = Spool(in_memory=IN_MEMORY)
+        self._writer = SpoolWriter(self.spool, IN_MEMORY)
         self._body = body
         self._deadline = deadline  # loop time by which the download must have ended
         self._mapped = mapped  # the fetch's error for a failure of the download
@@ -53,7 +51,6 @@ class LiveDownload:
         self._buffering = True
         self._passes = 0
         self._pumping: asyncio.Future[bool] | None = None
-        self._spooling: asyncio.Future[int] | None = None  # a write in its thread
         self.failure: Exception | None = None  # why the download failed, as answered
 
     @property
@@ -86,8 +83,8 @@ class LiveDownload:
                 self._out, self._out_size = [], 0
             return
         await self.complete()
-        self.spool.seek(0)
-        while chunk := await asyncio.to_thread(self.spool.read, SPOOL_RUN):
+        await self._writer.rewind()
+        while chunk := await self._writer.read(RUN):
             yield chunk
 
     async def complete(self) -> None:
@@ -102,10 +99,7 @@ class LiveDownload:
             self._pumping.cancel()
             with contextlib.suppress(BaseException):
                 await self._pumping
-        if self._spooling is not None:
-            # Its file goes back to be reused: never while a thread still writes to it.
-            await asyncio.wait([self._spooling])
-        self.spool.close()
+        self._writer.close()  # once a write still in its thread ended
 
     async def _pump(self) -> bool:
         """Read the next chunk; False once the download ended. The read goes on to its end
@@ -146,12 +140,9 @@ class LiveDownload:
                     if self._buffering:
                         self._out.append(chunk)
                         self._out_size += len(chunk)
-                if self._run and (self._ended or self._run_size >= SPOOL_RUN):
+                if self._run and (self._ended or self._run_size >= RUN):
                     run, self._run, self._run_size = self._run, [], 0
-                    self._spooling = asyncio.ensure_future(
-                        asyncio.to_thread(self.spool.write_all, run)
-                    )
-                    await asyncio.shield(self._spooling)
+                    await self._writer.write(run)
         except Exception as exc:
             mapped = self._mapped(exc)
             self.failure = mapped if mapped is not None else exc

@@ -9,7 +9,6 @@ it is still coming (`gateway.pipeline.streaming`).
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import hashlib
@@ -23,7 +22,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import InvalidRequestError, SpoolUnavailableError
-from gateway.pipeline.spool import IN_MEMORY, Chunk, Spool
+from gateway.pipeline.spool import IN_MEMORY, RUN, Chunk, Digest, Spool, SpoolWriter
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -34,12 +33,10 @@ log = logging.getLogger("gateway.intake")
 MAX_FILES = 100
 MAX_FIELDS = 32
 MAX_FIELD_BYTES = 64 * 1024
-# A file part past this many bytes goes to disk (`gateway.pipeline.spool`).
+# A file part past this many bytes goes to disk, and its bytes go there in runs of
+# SPOOL_RUN (`gateway.pipeline.spool`).
 SPOOL_IN_MEMORY = IN_MEMORY
-# File bytes are handed to the spool in runs of this size: once a part is on disk, every
-# write is a hop to a worker thread (so a slow disk never stalls the loop), and one hop per
-# MiB costs far less than one per socket read of 64 KiB.
-SPOOL_RUN = 1 << 20
+SPOOL_RUN = RUN
 
 
 class MalformedFormError(Exception):
@@ -61,14 +58,6 @@ def body_errors() -> Iterator[None]:
         ) from None
 
 
-class Digest(Protocol):
-    """A running hash (what `hashlib.sha256()` returns)."""
-
-    def update(self, data: Chunk, /) -> None: ...
-
-    def hexdigest(self) -> str: ...
-
-
 class FilePart:
     """One file part of the form, spooled as it arrives."""
 
@@ -78,79 +67,35 @@ class FilePart:
         self.content_type = content_type
         # Closed by the reader that made it (`FormReader.close`).
         self.file = Spool(in_memory=SPOOL_IN_MEMORY)
-        self.size = 0  # bytes handed to the spool so far
+        self._writer = SpoolWriter(self.file, SPOOL_IN_MEMORY)
         self.sha256: Digest | None = None  # set when the bytes are hashed
         self.ended = False  # its closing boundary was read
-        self._writing: asyncio.Future[None] | None = None  # the write in its thread
-        self._broken: BaseException | None = None  # a write failed: the spool has a hole
+
+    @property
+    def size(self) -> int:
+        """Bytes handed to the spool so far."""
+        return self._writer.size
 
     @property
     def on_disk(self) -> bool:
-        return self.size > SPOOL_IN_MEMORY
+        return self._writer.on_disk
 
     async def write(self, chunks: list[Chunk]) -> None:
-        """Append to the spool, hashing the bytes if they are hashed. The write that moves
-        it to disk, and every one after it, runs in a worker thread, behind: this waits for
-        the write before it, not for its own, so the request goes on being read and sent
-        while the bytes are written and hashed (hashlib lets go of the GIL for all but tiny
-        chunks). `flush` waits for it; reading the spool flushes first."""
-        await self.flush()
-        size = sum(len(chunk) for chunk in chunks)
-        if self.size + size > SPOOL_IN_MEMORY:
-            self._writing = asyncio.ensure_future(asyncio.to_thread(self._hash_and_write, chunks))
-        else:
-            self._hash_and_write(chunks)
-        self.size += size
+        """Append to the spool (`SpoolWriter`: behind, in a thread once on disk), hashing
+        the bytes in the same thread if they are hashed."""
+        await self._writer.write(chunks, self.sha256)
 
     async def flush(self) -> None:
-        """Wait for the write still running; a write that failed is raised, now and by every
-        later step. Cancelling the wait does not cancel the write."""
-        if self._broken is not None:
-            raise self._broken
-        writing = self._writing
-        if writing is None:
-            return
-        try:
-            await asyncio.shield(writing)
-        except asyncio.CancelledError:
-            if not writing.done() or writing.cancelled():
-                raise
-            # The wait was cancelled as the write ended: its outcome still counts.
-        finally:
-            if writing.done():
-                self._writing = None
-                if not writing.cancelled() and writing.exception() is not None:
-                    self._broken = writing.exception()
-        if self._broken is not None:
-            raise self._broken
+        await self._writer.flush()
 
     def close(self) -> None:
-        """Close the spool, once the write still running in its thread (if any) ended: its
-        file goes back to be reused, and must not be written to by this part any more."""
-        writing = self._writing
-        if writing is not None and not writing.done():
-            writing.add_done_callback(lambda _: self.file.close())
-        else:
-            self.file.close()
-
-    def _hash_and_write(self, chunks: list[Chunk]) -> None:
-        if self.sha256 is not None:
-            for chunk in chunks:
-                self.sha256.update(chunk)
-        self.file.write_all(chunks)
+        self._writer.close()
 
     async def rewind(self) -> None:
-        await self.flush()
-        if self.on_disk:
-            await asyncio.to_thread(self.file.seek, 0)
-        else:
-            self.file.seek(0)
+        await self._writer.rewind()
 
     async def read(self, size: int) -> bytes:
-        await self.flush()
-        if self.on_disk:
-            return await asyncio.to_thread(self.file.read, size)
-        return self.file.read(size)
+        return await self._writer.read(size)
 
 
 class FileTap(Protocol):

@@ -14,16 +14,21 @@ read.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 # Bytes kept in memory before a spool moves to a file.
 IN_MEMORY = 1 << 20
+# Bytes handed to a spool at once once it is on disk: each write is a hop to a worker
+# thread (so a slow disk never stalls the loop), and one hop per MiB costs far less than
+# one per socket read of 64 KiB.
+RUN = 1 << 20
 KEEP_FILES = 8
 KEEP_BYTES = 512 << 20  # GATEWAY_SPOOL_KEEP_BYTES
 KEEP_IDLE_S = 600.0  # GATEWAY_SPOOL_KEEP_S
@@ -178,6 +183,95 @@ class Spool(io.BufferedIOBase):
             file.close()
             raise
         self._file, self._memory = file, None
+
+
+class Digest(Protocol):
+    """A running hash (what `hashlib.sha256()` returns)."""
+
+    def update(self, data: Chunk, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+class SpoolWriter:
+    """A spool filled while its bytes go on elsewhere (a form's file part, a download).
+
+    Once the spool is past memory, each write runs in a worker thread, behind: `write`
+    waits for the write before it, not for its own, so the bytes go on being read and sent
+    while they are written (and hashed: hashlib lets go of the GIL for all but tiny chunks).
+    Reading flushes first; a write that failed is raised by every later step (the spool has
+    a hole); `close` gives the file back only once the last write ended."""
+
+    def __init__(self, spool: Spool, in_memory: int) -> None:
+        self.spool = spool
+        self.in_memory = in_memory
+        self.size = 0  # bytes handed to the spool so far
+        self._writing: asyncio.Future[None] | None = None  # the write in its thread
+        self._broken: BaseException | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self.size > self.in_memory
+
+    async def write(self, chunks: list[Chunk], digest: Digest | None = None) -> None:
+        """Append `chunks` (updating `digest` with them, when given)."""
+        await self.flush()
+        size = sum(len(chunk) for chunk in chunks)
+        if self.size + size > self.in_memory:
+            self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, chunks, digest))
+        else:
+            self._write(chunks, digest)
+        self.size += size
+
+    async def flush(self) -> None:
+        """Wait for the write still running; a write that failed is raised, now and by every
+        later step. Cancelling the wait does not cancel the write."""
+        if self._broken is not None:
+            raise self._broken
+        writing = self._writing
+        if writing is None:
+            return
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            if not writing.done() or writing.cancelled():
+                raise
+            # The wait was cancelled as the write ended: its outcome still counts.
+        finally:
+            if writing.done():
+                self._writing = None
+                if not writing.cancelled() and writing.exception() is not None:
+                    self._broken = writing.exception()
+        if self._broken is not None:
+            raise self._broken
+
+    async def rewind(self) -> None:
+        await self.flush()
+        if self.on_disk:
+            await asyncio.to_thread(self.spool.seek, 0)
+        else:
+            self.spool.seek(0)
+
+    async def read(self, size: int) -> bytes:
+        await self.flush()
+        if self.on_disk:
+            return await asyncio.to_thread(self.spool.read, size)
+        return self.spool.read(size)
+
+    def close(self) -> None:
+        """Close the spool, once the write still running in its thread (if any) ended: its
+        file goes back to be reused, and must not be written to any more."""
+        writing = self._writing
+        if writing is not None and not writing.done():
+            writing.add_done_callback(lambda _: self.spool.close())
+        else:
+            self.spool.close()
+
+    def _write(self, chunks: list[Chunk], digest: Digest | None) -> None:
+        if digest is not None:
+            for chunk in chunks:
+                digest.update(chunk)
+        self.spool.write_all(chunks)
 
 
 def _write_at(fd: int, chunks: Sequence[Chunk], offset: int) -> None:

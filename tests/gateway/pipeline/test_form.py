@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from gateway.pipeline.form import SPOOL_IN_MEMORY, FilePart
-from gateway.pipeline.spool import Chunk
+from gateway.pipeline.spool import Chunk, Digest
 
 pytestmark = pytest.mark.anyio
 
@@ -23,14 +23,14 @@ class Gate:
     def __init__(self, part: FilePart, monkeypatch: pytest.MonkeyPatch) -> None:
         self.open = threading.Event()
         self.entered = threading.Event()
-        write = part._hash_and_write
+        write = part._writer._write
 
-        def held(chunks: list[Chunk]) -> None:
+        def held(chunks: list[Chunk], digest: Digest | None) -> None:
             self.entered.set()
             self.open.wait(10)
-            write(chunks)
+            write(chunks, digest)
 
-        monkeypatch.setattr(part, "_hash_and_write", held)
+        monkeypatch.setattr(part._writer, "_write", held)
 
 
 async def test_a_write_runs_behind_and_reading_waits_for_it(
@@ -55,10 +55,10 @@ async def test_a_write_runs_behind_and_reading_waits_for_it(
 async def test_a_failed_write_fails_every_later_step() -> None:
     part = FilePart("file", "v.mp4", "video/mp4")
 
-    def full(chunks: list[Chunk]) -> None:
+    def full(chunks: list[Chunk], digest: Digest | None) -> None:
         raise OSError(28, "No space left on device")
 
-    part._hash_and_write = full  # type: ignore[method-assign]
+    part._writer._write = full  # type: ignore[method-assign]
     await part.write([RUN])
     for step in (part.write([b"more"]), part.flush(), part.rewind()):
         with pytest.raises(OSError, match="No space"):
