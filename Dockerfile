@@ -2,31 +2,36 @@
 # PYTHON_IMAGE: any Debian-based image with python3 and its venv module.
 ARG PYTHON_IMAGE=python:3.12-slim
 
-# --- build: dependencies from the hashed lock, then the project's own wheel -------------
+# --- build: uv.lock's packages, then the project's own wheel, into /opt/gateway ------------
 FROM ${PYTHON_IMAGE} AS build
+# uv: the version the Makefile pins (UV_VERSION), from PyPI, in the build stage only. It
+# installs only what uv.lock says (hashes checked), into /opt/gateway, with the image's own
+# python3 (it never downloads one) and the image's certificate store.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_PYTHON=python3 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/gateway \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_NATIVE_TLS=1
 WORKDIR /src
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet uv==0.13.9
 
-# Only the locks: a source or README change does not reinstall any dependency.
-COPY deploy/requirements.lock deploy/build.lock ./
-RUN python3 -m venv /opt/gateway \
-    && /opt/gateway/bin/pip install --require-hashes --no-deps -r requirements.lock \
-    && python3 -m venv /opt/build \
-    && /opt/build/bin/pip install --require-hashes --no-deps -r build.lock
+# Only the lock first: a source or README change does not reinstall any dependency.
+COPY pyproject.toml uv.lock ./
+RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
 
-# The wheel, built offline with the locked setuptools (no build isolation download).
-COPY pyproject.toml README.md ./
+# The project itself, as a wheel (not editable), built by the pinned setuptools.
+COPY README.md ./
 COPY gateway ./gateway
 COPY providers ./providers
 COPY simulators ./simulators
-RUN /opt/build/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /wheels . \
-    && /opt/gateway/bin/pip install --no-deps /wheels/*.whl \
-    && /opt/gateway/bin/python -m pip uninstall --quiet --yes pip \
-    && /opt/gateway/bin/python -m compileall -q /opt/gateway/lib
+RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable
 
-# --- run: the virtual environment only; no source tree, no build tools, no pip --------
+# --- run: the virtual environment only; no source tree, no uv, no build tools, no pip ---
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -19,27 +19,38 @@ help:
 	@echo "make run        install and start the gateway on http://127.0.0.1:8000 (Swagger UI at /docs)"
 	@echo "make test       install dev dependencies; run lint, typecheck and every test"
 	@echo "make check      the fast loop: ruff, import layers, mypy, every test but e2e (< 1 min)"
-	@echo "make lint       ruff format check, ruff lint, import layers, hadolint, manifest"
+	@echo "make lint       uv.lock up to date, ruff format check, ruff lint, import layers, hadolint, manifest"
 	@echo "make typecheck  mypy --strict on gateway/, providers/ and simulators/"
 	@echo "make openapi    regenerate openapi/openapi.json and the client generated from it"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make soak       two replicas, Redis, faults, concurrency 50 for 60 s (SOAK_SECONDS)"
 	@echo "make soak-events  sends with events and webhooks (a receiver failing 1 in 3), 60 s"
-	@echo "make lock       refresh deploy/requirements.lock and deploy/build.lock (hashed)"
+	@echo "make lock       refresh uv.lock after a change to pyproject.toml (UPGRADE=1: newest)"
 	@echo "make image      build the container image with docker, podman or buildah"
 	@echo "make up / down  Redis and two gateway replicas behind one port (deploy/compose.yaml)"
 
-$(BIN)/python:
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# uv, pinned, from PyPI into .uv/ (pip --target: no venv of its own); a uv of the same version
+# on PATH is used as it is. It installs from uv.lock only (--frozen) and never downloads a
+# Python (UV_PYTHON_DOWNLOADS): it takes $(PYTHON).
+UV_VERSION := 0.13.9
+UV ?= $(shell uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)\( \|$$\)' && echo uv || echo .uv/bin/uv)
+UV_DEP := $(filter .uv/bin/uv,$(UV))
+export UV_PYTHON_DOWNLOADS := never
+SYNC = $(UV) sync --frozen --python "$(PYTHON)"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+.uv/bin/uv:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH" >&2; exit 1; }
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--target .uv uv==$(UV_VERSION)
+
+# make run: the gateway's own dependencies only. --inexact keeps what make test added.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV_DEP)
+	$(SYNC) --no-dev --inexact
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e clients/python
+# make test: with the dev group (tools, tests, the typed client from clients/python).
+$(VENV)/.installed-dev: pyproject.toml uv.lock clients/python/pyproject.toml | $(UV_DEP)
+	$(SYNC)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -50,6 +61,7 @@ run: install
 	$(BIN)/python -m gateway $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: install-dev
+	$(UV) lock --check
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -75,6 +87,7 @@ test: lint typecheck
 # What to run before a commit: everything but the e2e tests (real servers) and the
 # Dockerfile and manifest linters, the tests spread over the cores.
 check: install-dev
+	$(UV) lock --check
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -106,11 +119,10 @@ PYTHON_IMAGE ?= python:3.12-slim
 ENGINE ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
 	else for e in podman buildah; do command -v $$e >/dev/null && { echo $$e; break; }; done; fi)
 
-lock: install-dev
-	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
-		--no-header --quiet -o deploy/requirements.lock
-	printf 'setuptools>=68\n' | $(BIN)/uv pip compile - --universal --python-version 3.11 \
-		--generate-hashes --no-header --quiet -o deploy/build.lock
+# uv.lock after a change to pyproject.toml (pins kept where they still fit);
+# `make lock UPGRADE=1` takes the newest versions the ranges allow.
+lock: | $(UV_DEP)
+	$(UV) lock --python "$(PYTHON)" $(if $(UPGRADE),--upgrade)
 
 image:
 	@test -n "$(ENGINE)" || { echo "no docker, podman or buildah on PATH" >&2; exit 1; }
@@ -132,4 +144,4 @@ down:
 	$(COMPOSE) -f deploy/compose.yaml down
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .uv .mypy_cache .ruff_cache .pytest_cache

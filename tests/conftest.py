@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from uv import find_uv_bin
 
 from gateway.wiring.settings import get_settings
 
@@ -41,11 +42,15 @@ PLUGIN = Path(__file__).resolve().parent / "plugins" / "echo_provider"
 
 @pytest.fixture(scope="session")
 def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The echo provider plugin installed by pip, as an operator would, into a folder."""
+    """The echo provider plugin installed as an operator would, into a folder.
+
+    With uv's pip interface: a venv made by `uv sync` holds no pip. Built offline with the
+    setuptools of the dev group (no build isolation, nothing fetched).
+    """
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(PLUGIN)],
+        [find_uv_bin(), "pip", "install", "--quiet", "--offline", "--no-deps",
+         "--no-build-isolation", "--python", sys.executable, "--target", str(target), str(PLUGIN)],
         check=True,
     )  # fmt: skip
     assert any(p.name.startswith("media_gateway_echo_provider") for p in target.iterdir())
