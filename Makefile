@@ -40,7 +40,11 @@ SYNC = $(UV) sync --frozen --python "$(PYTHON)"
 
 .uv/bin/uv:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH" >&2; exit 1; }
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+	@if $(PYTHON) -m pip --version >/dev/null 2>&1; then pip="$(PYTHON) -m pip"; \
+	else echo "no pip in $(PYTHON): one in a venv (.uv/pip) fetches uv"; \
+		$(PYTHON) -m venv .uv/pip && pip=.uv/pip/bin/pip; fi; \
+	echo "fetching uv $(UV_VERSION) into .uv (with $$pip)"; \
+	$$pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
 		--target .uv uv==$(UV_VERSION)
 
 # make run: the gateway's own dependencies only. --inexact keeps what make test added.

@@ -223,10 +223,12 @@ def test_the_image_keeps_its_healthcheck_and_only_the_installed_package(image: I
     where = engine(
         "run", "--rm", "--entrypoint", "python3", image.name, "-c",
         "import gateway, os, importlib.util as u; print(gateway.__file__);"
-        "print(os.path.exists('/src')); print(u.find_spec('pip') is None)",
+        "print(os.path.exists('/src')); print(u.find_spec('pip') is None);"
+        "import shutil; print(shutil.which('uv') is None and not os.path.exists('/opt/uv'))",
     ).stdout.split()  # fmt: skip
     assert where[0].startswith("/opt/gateway/lib/")
     assert where[1] == "False"
     assert where[2] == "True"  # no pip either: nothing installs at run time
+    assert where[3] == "True"  # nor uv: it stays in the build stage
     shell = engine("run", "--rm", "--entrypoint", "getent", image.name, "passwd", "10001")
     assert shell.stdout.strip().endswith(":/usr/sbin/nologin")
