@@ -1,7 +1,8 @@
 """Posting one webhook, as Standard Webhooks says: signed afresh on every attempt (its own
 `webhook-timestamp`, one `v1,` signature per secret of the client), never following a
-redirect, 15 s at most; and what comes of the attempt: done (2xx), stopped (410), or to be
-retried after a growing delay with jitter, or after `Retry-After` when the receiver asks for
+redirect, 15 s at most, and posted again at once when the connection closed before any
+answer; and what comes of the attempt: done (2xx), stopped (410), or to be retried after a
+growing delay with jitter, or after `Retry-After` when the receiver asks for
 longer, until GATEWAY_WEBHOOK_RETRY_S has passed since the event was made."""
 
 from __future__ import annotations
@@ -81,15 +82,12 @@ class WebhookSender:
             "webhook-timestamp": str(int(at.timestamp())),
             "webhook-signature": sign(webhook.secrets, event.id, at, body),
         }
-        retry_after: float | None = None
-        try:
-            async with self._http.stream(
-                "POST", webhook.url, content=body, headers=headers, timeout=TIMEOUT_S
-            ) as answer:
-                status: int | str = answer.status_code
-                retry_after = _retry_after(answer.headers.get("retry-after"), self._clock())
-        except httpx.HTTPError as exc:
-            status = type(exc).__name__
+        status, retry_after = await self._send(webhook.url, body, headers)
+        if status == "RemoteProtocolError":
+            # Closed before any answer: most often a kept-alive connection the receiver shut
+            # as this post went out. Once more at once, on a new connection; the webhook-id
+            # is the same, so a receiver that did take the first one drops the second.
+            status, retry_after = await self._send(webhook.url, body, headers)
         if isinstance(status, int) and 200 <= status < 300:
             return self._counted(Attempt(True, "ok"), event, status)
         if status == 410:
@@ -100,6 +98,20 @@ class WebhookSender:
         if self._clock() + delay > event.created_ms / 1000 + self._retry_s:
             return self._counted(Attempt(True, "expired"), event, status)
         return self._counted(Attempt(False, "retry", delay), event, status)
+
+    async def _send(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | str, float | None]:
+        """The answer's status (or the error's name) and its Retry-After in seconds."""
+        try:
+            async with self._http.stream(
+                "POST", url, content=body, headers=headers, timeout=TIMEOUT_S
+            ) as answer:
+                return answer.status_code, _retry_after(
+                    answer.headers.get("retry-after"), self._clock()
+                )
+        except httpx.HTTPError as exc:
+            return type(exc).__name__, None
 
     @staticmethod
     def _counted(attempt: Attempt, event: WebhookEvent, status: int | str) -> Attempt:

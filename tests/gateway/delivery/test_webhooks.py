@@ -3,7 +3,9 @@ what each answer comes to."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ from gateway.delivery.webhooks import WebhookSender
 from gateway.pipeline.clients import Client, Clients
 from gateway.pipeline.clients import Webhook as Hook
 from gateway.state.outbox import WebhookEvent
+from gateway.wiring.transport import AiohttpTransport, CookielessClient
 
 pytestmark = pytest.mark.anyio
 
@@ -114,6 +117,73 @@ async def test_no_answer_is_retried_and_past_the_window_the_event_expires() -> N
 
     assert (await sender(down).post(event())).result == "retry"
     assert (await sender(down).post(event(created=NOW - 3598))).result == "expired"
+
+
+async def test_a_connection_closed_before_any_answer_is_posted_again_at_once() -> None:
+    seen: list[httpx.Request] = []
+
+    def closed_once(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return httpx.Response(204)
+
+    attempt = await sender(closed_once).post(event())
+    assert (attempt.done, attempt.result) == (True, "ok")
+    assert [r.headers["webhook-id"] for r in seen] == ["evt_1", "evt_1"]
+    assert seen[0].headers["webhook-signature"] == seen[1].headers["webhook-signature"]
+
+
+@pytest.mark.parametrize(
+    ("error", "posts"),
+    [
+        (httpx.RemoteProtocolError, 2),  # once more at once, then the schedule
+        (httpx.ReadTimeout, 1),  # the receiver may be busy with it: the schedule only
+        (httpx.ConnectError, 1),
+    ],
+)
+async def test_only_a_closed_connection_is_posted_again_at_once(
+    error: type[httpx.TransportError], posts: int
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise error("no answer", request=request)
+
+    attempt = await sender(failing).post(event())
+    assert (attempt.done, attempt.result, attempt.delay_s) == (False, "retry", 5.0)
+    assert len(seen) == posts
+
+
+async def test_a_receiver_that_drops_the_first_connection_gets_it_on_the_next() -> None:
+    """Over the real transport (aiohttp's pool): a receiver that reads the first post and
+    closes the connection without answering, as a server closing a kept-alive connection
+    does; the second connection is answered."""
+    connections: list[bytes] = []
+
+    async def receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        connections.append(await reader.readexactly(length))
+        if len(connections) > 1:
+            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(receiver, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hooks"
+    clients = Clients({"h" * 64: Client("billing", webhook=Hook(url, (OLD,)))})
+    http = CookielessClient(transport=AiohttpTransport(httpx.Limits(max_connections=4)))
+    try:
+        async with http:
+            attempt = await WebhookSender(clients, http, retry_s=3600).post(event())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (attempt.done, attempt.result) == (True, "ok")
+    assert len(connections) == 2
+    assert connections[0] == connections[1] == event().body.encode()
 
 
 async def test_an_event_for_a_client_without_a_webhook_is_dropped() -> None:
