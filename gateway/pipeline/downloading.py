@@ -16,12 +16,11 @@ its last byte, so the upload never completes upstream, and `failure` is the erro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from gateway.errors import UrlFetchFailedError
 from gateway.pipeline.sniff import SNIFF_BYTES
-from gateway.pipeline.spool import IN_MEMORY, RUN, Chunk, Spool, SpoolWriter
+from gateway.pipeline.spool import IN_MEMORY, RUN, Chunk, Shielded, Spool, SpoolWriter
 
 
 class LiveDownload:
@@ -50,7 +49,7 @@ class LiveDownload:
         self._out_size = 0
         self._buffering = True
         self._passes = 0
-        self._pumping: asyncio.Future[bool] | None = None
+        self._step = Shielded(self._next)
         self.failure: Exception | None = None  # why the download failed, as answered
 
     @property
@@ -95,28 +94,17 @@ class LiveDownload:
             pass
 
     async def aclose(self) -> None:
-        if self._pumping is not None:
-            self._pumping.cancel()
-            with contextlib.suppress(BaseException):
-                await self._pumping
+        await self._step.cancel()
         self._writer.close()  # once a write still in its thread ended
 
     async def _pump(self) -> bool:
         """Read the next chunk; False once the download ended. The read goes on to its end
-        even when whoever waits for it is cancelled (an upload call cut short): a chunk
-        given up half-way would leave a hole in the spool a resend reads."""
+        even when whoever waits for it is cancelled (Shielded)."""
         if self.failure is not None:
             raise self.failure
         if self._ended:
             return False
-        if self._pumping is None:
-            self._pumping = asyncio.ensure_future(self._next())
-        pumping = self._pumping
-        try:
-            return await asyncio.shield(pumping)
-        finally:
-            if pumping.done():
-                self._pumping = None
+        return await self._step()
 
     async def _next(self) -> bool:
         try:

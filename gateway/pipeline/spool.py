@@ -15,12 +15,13 @@ read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import BinaryIO, Protocol, cast
 
 # Bytes kept in memory before a spool moves to a file.
@@ -272,6 +273,43 @@ class SpoolWriter:
             for chunk in chunks:
                 digest.update(chunk)
         self.spool.write_all(chunks)
+
+
+class Shielded:
+    """A producer's next step (read a chunk, spool it), run to its end even when whoever
+    waits for it is cancelled (an upload call cut short, an early answer): a chunk given up
+    half-way would leave a hole in the spool a resend reads. The next call waits for the
+    step still running instead of starting another."""
+
+    def __init__(self, step: Callable[[], Awaitable[bool]]) -> None:
+        self._step = step
+        self._running: asyncio.Future[bool] | None = None
+
+    async def __call__(self) -> bool:
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._step())
+            self._running.add_done_callback(_retrieved)
+        running = self._running
+        try:
+            return await asyncio.shield(running)
+        finally:
+            if running.done():
+                self._running = None
+
+    async def cancel(self) -> None:
+        """Stop the step still running, if any (the producer is closed), and wait for it."""
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
+
+
+def _retrieved(step: asyncio.Future[bool]) -> None:
+    # A step whose waiter was cancelled may fail with nobody left to ask: not an error for
+    # asyncio to report; the next call raises it.
+    if not step.cancelled():
+        step.exception()
 
 
 def _write_at(fd: int, chunks: Sequence[Chunk], offset: int) -> None:

@@ -17,13 +17,13 @@ answer (the provider's own, or the caller's broken body).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 
 from gateway.errors import GatewayError
 from gateway.pipeline.form import SPOOL_RUN, FilePart, FormReader
 from gateway.pipeline.sniff import SNIFF_BYTES
+from gateway.pipeline.spool import Shielded
 from providers.errors import ProviderError, ProviderTimeoutError
 
 STREAM_FROM = 8 << 20
@@ -102,7 +102,7 @@ class LiveUpload:
         self._passes = 0
         self._buffering = True  # until the first pass is over: what it has yet to give
         self._checked = False
-        self._pumping: asyncio.Future[bool] | None = None
+        self._step = Shielded(self._reader.pump)
         self._broken: Exception | None = None
 
     @property
@@ -187,25 +187,17 @@ class LiveUpload:
 
     async def _pump(self) -> bool:
         """The next chunk, read and spooled to its end even when whoever waits for it is
-        cancelled (an upload call cut short, an early answer): a chunk given up half-way
-        would leave a hole in the spool a resend reads. The next pump waits for it."""
+        cancelled (Shielded). A failed one breaks every later pump."""
         if self._broken is not None:
             raise self._broken
-        if self._pumping is None:
-            self._pumping = asyncio.ensure_future(self._reader.pump())
-            self._pumping.add_done_callback(_retrieved)
-        pumping = self._pumping
         try:
             self._stalled = True
-            more = await asyncio.shield(pumping)
+            more = await self._step()
             self._stalled = False
             return more
         except Exception as exc:
             self._broken = exc
             raise
-        finally:
-            if pumping.done():
-                self._pumping = None
 
     async def _first_pass(self) -> AsyncIterator[bytes | memoryview]:
         try:
@@ -237,10 +229,3 @@ class LiveUpload:
             self._checked = True
         if self.extra or self._overflow or not self.ended or self._taken != self.size:
             raise NotStreamableError
-
-
-def _retrieved(pumping: asyncio.Future[bool]) -> None:
-    # A pump whose waiter was cancelled may fail with nobody left to ask: not an error
-    # for asyncio to report; the next pump raises it.
-    if not pumping.cancelled():
-        pumping.exception()

@@ -3,6 +3,8 @@ own length; and sent from where they lie (httpx measuring one must not move it t
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import tempfile
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.pipeline import spool as spool_module
-from gateway.pipeline.spool import Spool, SpoolFiles, in_place
+from gateway.pipeline.spool import Shielded, Spool, SpoolFiles, in_place
 
 
 @pytest.fixture
@@ -157,3 +159,84 @@ def test_a_spooled_temporary_file_given_as_is_is_moved_to_disk(files_created: li
         spool.seek(0)
         httpx.Request("POST", "http://upstream/", files={"f": ("a", spool)}).read()
         assert files_created == [1]
+
+
+@pytest.mark.anyio
+async def test_a_step_whose_waiter_is_cancelled_runs_to_its_end_and_is_not_run_twice() -> None:
+    started: list[int] = []
+    running, release = asyncio.Event(), asyncio.Event()
+
+    async def step() -> bool:
+        started.append(1)
+        running.set()
+        await release.wait()
+        return True
+
+    shielded = Shielded(step)
+    waiter = asyncio.ensure_future(shielded())
+    await running.wait()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release.set()
+    assert await shielded() is True  # the same step's answer, not a second step
+    assert started == [1]
+    assert await shielded() is True  # done and taken: the next call is a new step
+    assert started == [1, 1]
+
+
+async def _failed_with_nobody_waiting() -> Shielded:
+    running, release = asyncio.Event(), asyncio.Event()
+
+    async def step() -> bool:
+        running.set()
+        await release.wait()
+        raise OSError("disk full")
+
+    shielded = Shielded(step)
+    waiter = asyncio.ensure_future(shielded())
+    await running.wait()
+    waiter.cancel()
+    release.set()
+    await asyncio.sleep(0.01)
+    return shielded
+
+
+@pytest.mark.anyio
+async def test_a_step_that_failed_with_nobody_waiting_fails_the_next_call() -> None:
+    shielded = await _failed_with_nobody_waiting()
+    with pytest.raises(OSError, match="disk full"):
+        await shielded()
+
+
+@pytest.mark.anyio
+async def test_a_step_that_failed_with_nobody_left_to_ask_is_not_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The producer is dropped (its request ended): asyncio reports a failed future nobody
+    # retrieved when it is collected, as an error with no request to it.
+    await _failed_with_nobody_waiting()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_cancel_stops_the_step_still_running() -> None:
+    running, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def step() -> bool:
+        running.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return True
+
+    shielded = Shielded(step)
+    waiter = asyncio.ensure_future(shielded())
+    await running.wait()
+    waiter.cancel()
+    await shielded.cancel()
+    assert cancelled.is_set()
