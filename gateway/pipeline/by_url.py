@@ -37,9 +37,7 @@ async def fetched_request(
     async with contextlib.AsyncExitStack() as opened:
         with timed("fetch"):
             download = await opened.enter_async_context(
-                fetcher.opened(
-                    url, limit=limit, stream_from=limit + 1 if stream_from is None else stream_from
-                )
+                fetcher.opened(url, limit=limit, stream_from=stream_from)
             )
         upload = Upload(
             filename=download.filename,

@@ -208,10 +208,13 @@ class Fetcher:
             raise self._mapped(exc) from None
 
     @contextlib.asynccontextmanager
-    async def opened(self, url: str, *, limit: int, stream_from: int) -> AsyncIterator[Download]:
-        """The URL's file for the block: read whole, or, when its server declares a length
-        of at least `stream_from` bytes, live (`Download.live`, its first bytes read): the
-        rest arrives while it is sent on, within the fetch's time."""
+    async def opened(
+        self, url: str, *, limit: int, stream_from: int | None
+    ) -> AsyncIterator[Download]:
+        """The URL's file for the block: read whole (always, with `stream_from` None), or,
+        when its server declares a length of at least `stream_from` bytes, live
+        (`Download.live`, its first bytes read): the rest arrives while it is sent on,
+        within the fetch's time."""
         check_scheme(url)
         deadline = asyncio.get_running_loop().time() + within(self._timeout)
         async with contextlib.AsyncExitStack() as hops:
@@ -219,7 +222,11 @@ class Fetcher:
                 async with asyncio.timeout_at(deadline):
                     response, url = await self._open(url, limit, hops)
                     declared = response.headers.get("Content-Length") or ""
-                    if declared.isdigit() and int(declared) >= stream_from:
+                    if (
+                        stream_from is not None
+                        and declared.isdigit()
+                        and int(declared) >= stream_from
+                    ):
                         live = LiveDownload(
                             response.content.iter_chunked(READ_BYTES),
                             int(declared),

@@ -278,6 +278,15 @@ async def test_a_download_below_the_streaming_size_is_read_whole(
         assert d.file.read() == LIVE
 
 
+async def test_without_streaming_a_download_of_any_size_is_read_whole(
+    origin: str, guarded: Fetcher
+) -> None:
+    # A provider whose uploads do not stream (or a send that must not) reads it whole.
+    async with guarded.opened(f"{origin}/live", limit=10_000_000, stream_from=None) as d:
+        assert d.live is None
+        assert d.file.read() == LIVE
+
+
 async def test_a_download_that_breaks_off_fails_its_pass_as_the_urls_fault(
     origin: str, guarded: Fetcher
 ) -> None:
