@@ -16,7 +16,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_NO_CACHE=1 \
-    UV_NATIVE_TLS=1
+    UV_SYSTEM_CERTS=1
 WORKDIR /src
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet uv==0.13.9
 
