@@ -29,13 +29,15 @@ help:
 	@echo "make image      build the container image with docker, podman or buildah"
 	@echo "make up / down  Redis and two gateway replicas behind one port (deploy/compose.yaml)"
 
-# uv, pinned, from PyPI into .uv/ (pip --target: no venv of its own); a uv of the same version
-# on PATH is used as it is. It installs from uv.lock only (--frozen) and never downloads a
-# Python (UV_PYTHON_DOWNLOADS): it takes $(PYTHON). Bytecode is compiled at install, as pip
-# does: with PYTHONDONTWRITEBYTECODE set (many machines and images set it) every start would
-# compile every module again (1.4 s to ready instead of 0.6 s, measured).
+# uv, pinned, from PyPI into .uv/ (pip --target; through a venv's pip when $(PYTHON) has
+# none); a uv of the same version on PATH is used as it is. It installs from uv.lock only
+# (--frozen) and never downloads a Python (UV_PYTHON_DOWNLOADS): it takes $(PYTHON).
+# Bytecode is compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set (many
+# machines and images set it) every start would compile every module again (1.4 s to ready
+# instead of 0.6 s, measured).
 UV_VERSION := 0.13.9
-UV ?= $(shell uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)\( \|$$\)' && echo uv || echo .uv/bin/uv)
+UV ?= $(shell uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)\( \|$$\)' \
+	&& echo uv || echo .uv/bin/uv)
 UV_DEP := $(filter .uv/bin/uv,$(UV))
 export UV_PYTHON_DOWNLOADS := never
 SYNC = $(UV) sync --frozen --compile-bytecode --python "$(PYTHON)"
@@ -46,8 +48,8 @@ SYNC = $(UV) sync --frozen --compile-bytecode --python "$(PYTHON)"
 	else echo "no pip in $(PYTHON): one in a venv (.uv/pip) fetches uv"; \
 		$(PYTHON) -m venv .uv/pip && pip=.uv/pip/bin/pip; fi; \
 	echo "fetching uv $(UV_VERSION) into .uv (with $$pip)"; \
-	$$pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
-		--target .uv uv==$(UV_VERSION)
+	$$pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--root-user-action=ignore --target .uv uv==$(UV_VERSION)
 
 # make run: the gateway's own dependencies only. --inexact keeps what make test added.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV_DEP)
