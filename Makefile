@@ -142,10 +142,12 @@ image:
 
 COMPOSE ?= $(shell if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; \
 	then echo "docker compose"; \
+	elif test -x $(BIN)/podman-compose; then echo $(BIN)/podman-compose; \
 	elif command -v podman-compose >/dev/null; then echo podman-compose; fi)
 
 up:
-	@test -n "$(COMPOSE)" || { echo "docker compose or podman-compose is needed" >&2; exit 1; }
+	@test -n "$(COMPOSE)" || { echo "docker compose or podman-compose is needed (make install-dev \
+	installs podman-compose into .venv)" >&2; exit 1; }
 	$(COMPOSE) -f deploy/compose.yaml up -d --build
 
 down:
