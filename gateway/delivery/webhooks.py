@@ -87,6 +87,10 @@ class WebhookSender:
             # Closed before any answer: most often a kept-alive connection the receiver shut
             # as this post went out. Once more at once, on a new connection; the webhook-id
             # is the same, so a receiver that did take the first one drops the second.
+            log.info(
+                "webhook posted again: the connection closed before any answer",
+                extra={"webhook_client": event.client, "webhook_id": event.id},
+            )
             status, retry_after = await self._send(webhook.url, body, headers)
         if isinstance(status, int) and 200 <= status < 300:
             return self._counted(Attempt(True, "ok"), event, status)

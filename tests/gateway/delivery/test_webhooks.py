@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -119,7 +120,10 @@ async def test_no_answer_is_retried_and_past_the_window_the_event_expires() -> N
     assert (await sender(down).post(event(created=NOW - 3598))).result == "expired"
 
 
-async def test_a_connection_closed_before_any_answer_is_posted_again_at_once() -> None:
+async def test_a_connection_closed_before_any_answer_is_posted_again_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.webhooks")
     seen: list[httpx.Request] = []
 
     def closed_once(request: httpx.Request) -> httpx.Response:
@@ -132,6 +136,8 @@ async def test_a_connection_closed_before_any_answer_is_posted_again_at_once() -
     assert (attempt.done, attempt.result) == (True, "ok")
     assert [r.headers["webhook-id"] for r in seen] == ["evt_1", "evt_1"]
     assert seen[0].headers["webhook-signature"] == seen[1].headers["webhook-signature"]
+    posted_again = [r for r in caplog.records if "posted again" in r.getMessage()]
+    assert [r.__dict__["webhook_id"] for r in posted_again] == ["evt_1"]  # seen in the logs
 
 
 @pytest.mark.parametrize(
