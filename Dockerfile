@@ -4,9 +4,9 @@ ARG PYTHON_IMAGE=python:3.12-slim
 
 # --- build: uv.lock's packages, then the project's own wheel, into /opt/gateway ------------
 FROM ${PYTHON_IMAGE} AS build
-# uv: the version the Makefile pins (UV_VERSION), from PyPI, in the build stage only. It
-# installs only what uv.lock says (hashes checked), into /opt/gateway, with the image's own
-# python3 (it never downloads one) and the image's certificate store.
+# uv, from PyPI, in the build stage only: it installs only what uv.lock says (hashes
+# checked), into /opt/gateway, with the image's own python3 (it never downloads one) and
+# the image's certificate store.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -18,11 +18,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     UV_NO_CACHE=1 \
     UV_SYSTEM_CERTS=1
 WORKDIR /src
-RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet uv==0.13.9
 
-# Only the lock first: a source or README change does not reinstall any dependency.
+# Only the lock first: a source or README change does not reinstall any dependency. uv
+# itself is the version uv.lock holds (the dev group's), its wheels checked by their hashes.
 COPY pyproject.toml uv.lock ./
-RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
+RUN python3 -c "import tomllib; uv = next(p for p in tomllib.load(open('uv.lock', 'rb'))['package'] if p['name'] == 'uv'); print('uv==' + uv['version'], *('--hash=' + w['hash'] for w in uv['wheels']))" > uv.txt \
+    && python3 -m venv /opt/uv \
+    && /opt/uv/bin/pip install --quiet --require-hashes -r uv.txt \
+    && /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
 
 # The project itself, as a wheel (not editable), built by the pinned setuptools.
 COPY README.md ./
