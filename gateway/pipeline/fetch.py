@@ -18,14 +18,13 @@ import yarl
 
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
 from gateway.pipeline.downloading import LiveDownload
-from gateway.pipeline.spool import Spool
+from gateway.pipeline.spool import IN_MEMORY, Spool
 from providers.deadline import within
 from providers.http import usable_url
 
 log = logging.getLogger("gateway.fetch")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-SPOOL_BYTES = 1024 * 1024
 # The most a read of a download hands on at once.
 READ_BYTES = 1024 * 1024
 USER_AGENT = "media-gateway/0.1 (+url fetch)"
@@ -153,8 +152,9 @@ class GuardedResolver(aiohttp.abc.AbstractResolver):
 
 @dataclass
 class Download:
-    """A downloaded URL, spooled to memory then disk; the caller closes `file`. With `live`,
-    it is still arriving (`size` is the declared length): send it from `live.chunks()`."""
+    """A downloaded URL, spooled to memory then disk, for the block of `Fetcher.opened`.
+    With `live`, it is still arriving (`size` is the declared length): send it from
+    `live.chunks()`."""
 
     file: Spool
     filename: str
@@ -195,18 +195,6 @@ class Fetcher:
             )
         return self._session
 
-    async def fetch(self, url: str, *, limit: int) -> Download:
-        """The URL's file, read whole; the caller closes its `file`."""
-        check_scheme(url)
-        spool = Spool(in_memory=SPOOL_BYTES)
-        try:
-            async with asyncio.timeout(within(self._timeout)), contextlib.AsyncExitStack() as hops:
-                response, url = await self._open(url, limit, hops)
-                return await _read_whole(response, url, spool, limit)
-        except BaseException as exc:
-            spool.close()
-            raise self._mapped(exc) from None
-
     @contextlib.asynccontextmanager
     async def opened(
         self, url: str, *, limit: int, stream_from: int | None
@@ -243,7 +231,7 @@ class Fetcher:
                             live,
                         )
                     else:
-                        spool = Spool(in_memory=SPOOL_BYTES)
+                        spool = Spool(in_memory=IN_MEMORY)
                         hops.callback(spool.close)
                         download = await _read_whole(response, url, spool, limit)
             except BaseException as exc:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from gateway.errors import SpoolUnavailableError, UrlFetchFailedError, UrlNotAllowedError
 from gateway.pipeline import fetch
-from gateway.pipeline.fetch import PRIVATE_NETWORKS, Fetcher, address_allowed, fetch_policy
+from gateway.pipeline.fetch import (
+    PRIVATE_NETWORKS,
+    Download,
+    Fetcher,
+    address_allowed,
+    fetch_policy,
+)
 from gateway.pipeline.spool import Chunk
 from gateway.wiring.settings import Settings
 from tests import samples
@@ -133,10 +140,15 @@ def fetcher(**overrides: object) -> Fetcher:
     return Fetcher(**options)  # type: ignore[arg-type]
 
 
+def whole(f: Fetcher, url: str, *, limit: int = 10_000) -> AbstractAsyncContextManager[Download]:
+    """The URL's file read whole, for the block (as a send by url that does not stream)."""
+    return f.opened(url, limit=limit, stream_from=None)
+
+
 async def test_download_with_redirect(origin: str) -> None:
     f = fetcher()
-    download = await f.fetch(f"{origin}/to-photo", limit=10_000)
-    with download.file:
+    async with whole(f, f"{origin}/to-photo") as download:
+        assert download.live is None
         assert download.file.read() == samples.png()
     assert (download.filename, download.content_type, download.size) == (
         "photo.png",
@@ -151,17 +163,19 @@ async def test_loopback_is_refused_by_default(origin: str, host: str) -> None:
     f = fetcher(allowed=address_allowed)
     url = origin.replace("127.0.0.1", host) + "/photo.png"
     with pytest.raises(UrlNotAllowedError):
-        await f.fetch(url, limit=10_000)
+        async with whole(f, url):
+            pass
     await f.aclose()
 
 
 async def test_every_redirect_hop_is_checked(origin: str) -> None:
     # The first host is allowed; the redirect's host is not, so the second hop is refused.
     f = fetcher(allowed=lambda address: address == "127.0.0.1")
-    download = await f.fetch(f"{origin}/photo.png", limit=10_000)
-    download.file.close()
+    async with whole(f, f"{origin}/photo.png") as download:
+        assert download.file.read() == samples.png()
     with pytest.raises(UrlNotAllowedError) as refused:
-        await f.fetch(f"{origin}/to-other-host", limit=10_000)
+        async with whole(f, f"{origin}/to-other-host"):
+            pass
     # The resolved address is never told: it would let anyone map internal DNS names.
     assert "127.0.0.2" not in str(refused.value)
     await f.aclose()
@@ -183,14 +197,16 @@ async def test_every_redirect_hop_is_checked(origin: str) -> None:
 async def test_failures(origin: str, path: str, error: type[Exception], message: str) -> None:
     f = fetcher(timeout=0.5)
     with pytest.raises(error, match=message):
-        await f.fetch(f"{origin}{path}", limit=10_000)
+        async with whole(f, f"{origin}{path}"):
+            pass
     await f.aclose()
 
 
 async def test_unreachable_server() -> None:
     f = fetcher()
     with pytest.raises(UrlFetchFailedError, match="could not be reached"):
-        await f.fetch("http://127.0.0.1:9/photo.png", limit=10_000)
+        async with whole(f, "http://127.0.0.1:9/photo.png"):
+            pass
     await f.aclose()
 
 
@@ -199,7 +215,8 @@ async def test_a_non_ascii_redirect_is_followed_encoded(origin: str) -> None:
     # The handler answers 404 for the encoded path; what matters is that the hop was made
     # as a valid request (http.server would have refused raw non-ASCII) and mapped.
     with pytest.raises(UrlFetchFailedError, match="HTTP 404"):
-        await f.fetch(f"{origin}/to-unicode", limit=10_000)
+        async with whole(f, f"{origin}/to-unicode"):
+            pass
     await f.aclose()
 
 
@@ -245,7 +262,8 @@ async def test_a_full_spool_disk_is_not_ready_not_a_500(
 
     monkeypatch.setattr(fetch, "Spool", FullDisk)
     with pytest.raises(SpoolUnavailableError, match="cannot spool downloads"):
-        await guarded.fetch(f"{origin}/big", limit=100_000)
+        async with whole(guarded, f"{origin}/big", limit=100_000):
+            pass
 
 
 @pytest.fixture
