@@ -37,7 +37,7 @@ class LiveDownload:
     ) -> None:
         self.size = size
         self.spool = Spool(in_memory=IN_MEMORY)
-        self._writer = SpoolWriter(self.spool, IN_MEMORY)
+        self._writer = SpoolWriter(self.spool)
         self._body = body
         self._deadline = deadline  # loop time by which the download must have ended
         self._mapped = mapped  # the fetch's error for a failure of the download

@@ -67,7 +67,7 @@ class FilePart:
         self.content_type = content_type
         # Closed by the reader that made it (`FormReader.close`).
         self.file = Spool(in_memory=SPOOL_IN_MEMORY)
-        self._writer = SpoolWriter(self.file, SPOOL_IN_MEMORY)
+        self._writer = SpoolWriter(self.file)
         self.sha256: Digest | None = None  # set when the bytes are hashed
         self.ended = False  # its closing boundary was read
 

@@ -112,6 +112,11 @@ class Spool(io.BufferedIOBase):
     def on_disk(self) -> bool:
         return self._file is not None
 
+    @property
+    def in_memory(self) -> int:
+        """Bytes it keeps in memory before it moves to a file."""
+        return self._in_memory
+
     def readable(self) -> bool:
         return True
 
@@ -203,22 +208,23 @@ class SpoolWriter:
     Reading flushes first; a write that failed is raised by every later step (the spool has
     a hole); `close` gives the file back only once the last write ended."""
 
-    def __init__(self, spool: Spool, in_memory: int) -> None:
+    def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self.in_memory = in_memory
         self.size = 0  # bytes handed to the spool so far
         self._writing: asyncio.Future[None] | None = None  # the write in its thread
         self._broken: BaseException | None = None
 
     @property
     def on_disk(self) -> bool:
-        return self.size > self.in_memory
+        """Whether the bytes handed so far go to a file (the spool's own `on_disk` lags
+        while a write is behind)."""
+        return self.size > self.spool.in_memory
 
     async def write(self, chunks: list[Chunk], digest: Digest | None = None) -> None:
         """Append `chunks` (updating `digest` with them, when given)."""
         await self.flush()
         size = sum(len(chunk) for chunk in chunks)
-        if self.size + size > self.in_memory:
+        if self.size + size > self.spool.in_memory:
             self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, chunks, digest))
         else:
             self._write(chunks, digest)
