@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -145,10 +146,12 @@ def span(name: str, **attributes: str | int | bool) -> Iterator[trace.Span | Non
         yield current
 
 
-def record(name: str, start_ns: int, end_ns: int) -> None:
-    """A span for a stage timed already (it ran before its span could start)."""
+def record(name: str, seconds: float) -> None:
+    """A span for a stage that just ended after `seconds`, timed already (it ran before its
+    span could start)."""
     if STATE.on:
-        tracer.start_span(name, start_time=start_ns).end(end_time=end_ns)
+        end_ns = time.time_ns()
+        tracer.start_span(name, start_time=end_ns - int(seconds * 1e9)).end(end_time=end_ns)
 
 
 def carrier() -> dict[str, str]:

@@ -48,7 +48,7 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
     """The send's order, read from the body; its spooled files are closed when the block
     ends. A block in the handler, not a generator dependency: FastAPI's machinery for
     those (an exit stack per request) cost more than the rest of the routing."""
-    started, started_ns = time.perf_counter(), time.time_ns()
+    started = time.perf_counter()
     service: MediaService = request.app.state.runtime.service
     # Files are hashed as they arrive only when the hash is read: by the idempotency
     # fingerprint, or by a provider that remembers media by content.
@@ -62,9 +62,10 @@ async def open_order(request: Request) -> AsyncIterator[SendOrder]:
         hash_files=hash_files,
         stream_files=service.streams_uploads,
     ) as order:
-        tracing.record("intake", started_ns, time.time_ns())
+        intake = time.perf_counter() - started
+        tracing.record("intake", intake)
         if (trace := current_trace()) is not None:
-            trace.add("intake", time.perf_counter() - started)
+            trace.add("intake", intake)
             # A label value only for providers this gateway serves: the field is the
             # caller's, and any other string would be a new time series.
             served = order.fields.provider in request.app.state.runtime.service.served
